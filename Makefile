@@ -1,0 +1,73 @@
+# pushgate: the one entry point. `make rehearse` and `make test` each do their own set-up.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .tools
+PIP    := --disable-pip-version-check --quiet
+
+.PHONY: help venv tools lint typecheck test test-fast rehearse bench build validate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+# --- set-up ------------------------------------------------------------------------------
+$(BIN)/.installed: requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP) -r requirements/dev.txt
+	$(BIN)/pip install $(PIP) --no-deps -e .
+	touch $@
+
+$(TOOLS)/sam/.installed: requirements/sam.txt
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install $(PIP) -r requirements/sam.txt
+	touch $@
+
+$(TOOLS)/checkov/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install $(PIP) -r requirements/checkov.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: $(BIN)/.installed ## the development venv (.venv), editable install of pushgate
+
+tools: $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed node_modules/.installed ## sam, checkov, asl-validator
+
+# --- checks ------------------------------------------------------------------------------
+lint: venv ## ruff (lint + format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv ## mypy --strict on the library, the CLI, the handlers and the tests
+	$(BIN)/mypy layers/pushgate/pushgate cli/pushgate_cli functions tests
+
+test: venv tools lint typecheck ## every test: lint, types, unit, integration, statemachine, infra
+	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(CURDIR)/node_modules/.bin:$$PATH" \
+	  $(BIN)/pytest
+
+test-fast: venv ## unit, integration and statemachine tests only
+	$(BIN)/pytest -m "not infra"
+
+# --- the main job ------------------------------------------------------------------------
+rehearse: venv ## the whole pipeline offline: healthy, then unhealthy, on an embedded PostgreSQL
+	$(BIN)/pushgate rehearse --scenario healthy
+	$(BIN)/pushgate rehearse --scenario unhealthy
+
+bench: venv tools ## the performance budget of a deploy (not part of `make test`)
+	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(BIN)/pushgate bench
+
+# --- deploy ------------------------------------------------------------------------------
+validate: tools ## sam validate --lint
+	$(TOOLS)/sam/bin/sam validate --lint
+
+build: tools ## sam build (no Docker: the layer is built by its Makefile from Lambda wheels)
+	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(TOOLS)/sam/bin/sam build
+
+clean: ## remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache bench-results

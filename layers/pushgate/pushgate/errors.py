@@ -1,0 +1,51 @@
+"""The exception hierarchy. A Lambda raises these; the class name becomes the ASL error name.
+
+The state machine's Retry and Catch blocks key on these names, so renaming one is a breaking
+change of the public contract (see design.md, Contracts).
+"""
+
+from __future__ import annotations
+
+
+class PushgateError(Exception):
+    """Base of every error pushgate raises on purpose."""
+
+
+class InvalidRequest(PushgateError):
+    """The event or settings are malformed. Nothing was changed. Not retryable."""
+
+
+class DatabaseNotReady(PushgateError):
+    """The database cannot serve yet: refused, timed out, starting up, in recovery. Retryable."""
+
+
+class DatabaseConfigError(PushgateError):
+    """The database settings are wrong: bad credentials, unknown database, bad secret. Final."""
+
+
+class MigrationError(PushgateError):
+    """Base of the errors raised while moving the schema."""
+
+
+class MigrationFailed(MigrationError):
+    """A revision failed; its transaction was rolled back, the schema is where it started."""
+
+
+class MigrationLockTimeout(MigrationError):
+    """Another run held the migration lock for longer than the bounded wait. Nothing was done."""
+
+
+class SchemaDrift(MigrationError):
+    """The database is not at the revision this run expected. Nothing was done."""
+
+
+class RolloutError(PushgateError):
+    """Base of the errors raised while preparing the ECS rollout."""
+
+
+class ServiceNotFound(RolloutError):
+    """The configured ECS cluster or service does not exist (or is not ACTIVE)."""
+
+
+class ContainerNotFound(RolloutError):
+    """The service's task definition has no container with the configured name."""

@@ -1,0 +1,25 @@
+"""Environment variable names: the one place they are spelled.
+
+Each handler validates the ones it needs at cold start (import time), so a misconfigured
+function fails on its first invocation with a clear error instead of half-way through a run.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# database (check_database, run_migrations)
+DATABASE_SECRET_ARN: Final = "DATABASE_SECRET_ARN"  # Secrets Manager JSON (RDS format), in AWS
+DATABASE_URL: Final = "DATABASE_URL"  # locally and in tests
+DATABASE_CONNECT_TIMEOUT: Final = "DATABASE_CONNECT_TIMEOUT"  # seconds
+
+# migrations (run_migrations)
+MIGRATIONS_DIR: Final = "MIGRATIONS_DIR"  # overrides the bundled alembic script directory
+MIGRATION_LOCK_TIMEOUT_MS: Final = "MIGRATION_LOCK_TIMEOUT_MS"  # PostgreSQL lock_timeout
+MIGRATION_STATEMENT_TIMEOUT_MS: Final = "MIGRATION_STATEMENT_TIMEOUT_MS"  # statement_timeout
+MIGRATION_LOCK_WAIT_SECONDS: Final = "MIGRATION_LOCK_WAIT_SECONDS"  # advisory-lock wait bound
+
+# rollout (prepare_rollout)
+CLUSTER_NAME: Final = "CLUSTER_NAME"
+SERVICE_NAME: Final = "SERVICE_NAME"
+CONTAINER_NAME: Final = "CONTAINER_NAME"
