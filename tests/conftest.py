@@ -1,0 +1,1 @@
+"""Fixtures shared by every suite. Suite-specific fixtures live in the suite's conftest.py."""
