@@ -1,0 +1,753 @@
+"""The offline interpreter behaves like Step Functions where moto 5.2.5 did not.
+
+Each test runs a small ASL definition through :class:`OfflineStepFunctions` and checks what a
+person would check in the console: status, output, the states entered, waits, errors, events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from moto.ecs.models import ecs_backends
+from pushgate_cli.offline import OfflineStepFunctions, WaitRecord
+
+pytestmark = pytest.mark.statemachine
+
+
+def asl(start: str, states: dict[str, Any]) -> str:
+    return json.dumps({"StartAt": start, "States": states})
+
+
+class DatabaseNotReady(Exception):
+    """Stands in for a handler's retryable error; only its class name matters to ASL."""
+
+
+class DatabaseConfigError(Exception):
+    """Stands in for a handler's non-retryable error."""
+
+
+def make_ecs_service(
+    sfn: OfflineStepFunctions, *, cluster: str = "c1", service: str = "web"
+) -> str:
+    ecs = sfn.client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    task_definition = ecs.register_task_definition(
+        family="web",
+        containerDefinitions=[{"name": "app", "image": "repo:1", "memory": 256}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster=cluster, serviceName=service, taskDefinition=task_definition, desiredCount=2
+    )
+    return str(task_definition)
+
+
+def test_aws_sdk_ecs_speaks_pascal_case_and_choice_sees_indexed_value(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN an ECS service, and a machine that describes it, branches on the first
+    # deployment's rollout state and serialises the whole response (it holds datetimes)
+    task_definition = make_ecs_service(offline_sfn)
+    machine = offline_sfn.create_state_machine(
+        "describe",
+        asl(
+            "Describe",
+            {
+                "Describe": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:ecs:describeServices",
+                    "Parameters": {"Cluster": "c1", "Services": ["web"]},
+                    "ResultPath": "$.described",
+                    "Next": "Branch",
+                },
+                "Branch": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {
+                            "Variable": "$.described.Services[0].Deployments[0].RolloutState",
+                            "StringEquals": "IN_PROGRESS",
+                            "Next": "Summarise",
+                        }
+                    ],
+                    "Default": "Unexpected",
+                },
+                "Summarise": {
+                    "Type": "Pass",
+                    "Parameters": {
+                        "task_definition.$": "$.described.Services[0].TaskDefinition",
+                        "desired.$": "$.described.Services[0].DesiredCount",
+                        "created.$": "$.described.Services[0].Deployments[0].CreatedAt",
+                        "text.$": "States.JsonToString($.described)",
+                    },
+                    "End": True,
+                },
+                "Unexpected": {"Type": "Fail", "Error": "Unexpected"},
+            },
+        ),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {}, name="describe-1")
+
+    # THEN the Choice saw the value (not a one-element list) and fields are PascalCase
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.path == ["Describe", "Branch", "Summarise"]
+    assert report.output["task_definition"] == task_definition
+    assert report.output["desired"] == 2
+    assert isinstance(report.output["created"], str)
+    assert report.output["created"][:4].isdigit()
+    assert json.loads(report.output["text"])["Services"][0]["ServiceName"] == "web"
+
+
+def test_aws_sdk_ecs_update_changes_the_service_and_errors_are_named_like_aws(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a service and a machine that scales it to zero, then updates a missing service
+    # and catches the error by its AWS name
+    make_ecs_service(offline_sfn)
+    machine = offline_sfn.create_state_machine(
+        "update",
+        asl(
+            "Scale to zero",
+            {
+                "Scale to zero": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:ecs:updateService",
+                    "Parameters": {"Cluster": "c1", "Service": "web", "DesiredCount": 0},
+                    "ResultSelector": {"desired.$": "$.Service.DesiredCount"},
+                    "ResultPath": "$.scaled",
+                    "Next": "Update missing",
+                },
+                "Update missing": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:ecs:updateService",
+                    "Parameters": {"Cluster": "c1", "Service": "missing", "DesiredCount": 1},
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["Ecs.ServiceNotFoundException"],
+                            "ResultPath": "$.error",
+                            "Next": "Caught",
+                        }
+                    ],
+                    "End": True,
+                },
+                "Caught": {"Type": "Succeed"},
+            },
+        ),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {}, name="update-1")
+
+    # THEN the service really is at zero, and the error was caught as Ecs.ServiceNotFoundException
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.path == ["Scale to zero", "Update missing", "Caught"]
+    assert report.output["scaled"] == {"desired": 0}
+    assert report.output["error"]["Error"] == "Ecs.ServiceNotFoundException"
+    service = offline_sfn.client("ecs").describe_services(cluster="c1", services=["web"])
+    assert service["services"][0]["desiredCount"] == 0
+    failed = [e for e in report.history if e["type"] == "TaskFailed"]
+    assert failed[0]["taskFailedEventDetails"]["error"] == "Ecs.ServiceNotFoundException"
+
+
+def test_on_service_call_hook_can_progress_a_rollout_while_a_poll_loop_waits(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a poll loop (Wait -> describe -> Choice) and a hook that completes the
+    # deployment on the third describe, as a rehearsal simulates rollout progress
+    make_ecs_service(offline_sfn)
+    describes: list[dict[str, Any]] = []
+
+    def progress(service: str, operation: str, parameters: dict[str, Any]) -> None:
+        if (service, operation) != ("ecs", "DescribeServices"):
+            return
+        describes.append(parameters)
+        if len(describes) == 3:
+            backend = ecs_backends[offline_sfn.account_id][offline_sfn.region]
+            backend.services["c1:web"].deployments[0]["rolloutState"] = "COMPLETED"
+
+    offline_sfn.on_service_call(progress)
+    machine = offline_sfn.create_state_machine(
+        "poll",
+        asl(
+            "Wait a bit",
+            {
+                "Wait a bit": {"Type": "Wait", "SecondsPath": "$.interval", "Next": "Describe"},
+                "Describe": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:ecs:describeServices",
+                    "Parameters": {"Cluster": "c1", "Services": ["web"]},
+                    "ResultSelector": {
+                        "state.$": "$.Services[0].Deployments[0].RolloutState",
+                    },
+                    "ResultPath": "$.rollout",
+                    "Next": "Healthy?",
+                },
+                "Healthy?": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {
+                            "Variable": "$.rollout.state",
+                            "StringEquals": "COMPLETED",
+                            "Next": "Done",
+                        }
+                    ],
+                    "Default": "Wait a bit",
+                },
+                "Done": {"Type": "Succeed"},
+            },
+        ),
+    )
+
+    # WHEN it runs, with a 30-second poll interval
+    started = time.monotonic()
+    report = offline_sfn.run(machine, {"interval": 30}, name="poll-1", timeout_s=10)
+
+    # THEN it looped three times, recorded 90 s of waiting, and took no such time
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.path == ["Wait a bit", "Describe", "Healthy?"] * 3 + ["Done"]
+    assert report.transitions == 10
+    assert report.waits == [WaitRecord("Wait a bit", 30.0, "wait")] * 3
+    assert time.monotonic() - started < 5
+    assert describes[0] == {"cluster": "c1", "services": ["web"]}
+
+
+def test_jsonpath_definite_paths_yield_values_and_indefinite_ones_lists(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a machine using indexes in InputPath, Parameters, Choice and intrinsic arguments,
+    # and wildcards and filters that must stay lists
+    machine = offline_sfn.create_state_machine(
+        "paths",
+        asl(
+            "Pick",
+            {
+                "Pick": {
+                    "Type": "Pass",
+                    "InputPath": "$.items[1]",
+                    "Parameters": {
+                        "name.$": "$.name",
+                        "first_tag.$": "$.tags[0]",
+                        "greeting.$": "States.Format('hi {}', $.tags[0])",
+                    },
+                    "ResultPath": "$.picked",
+                    "Next": "Collect",
+                },
+                "Collect": {
+                    "Type": "Pass",
+                    "Parameters": {
+                        "names.$": "$.items[*].name",
+                        "big.$": "$.items[?(@.size > 5)].name",
+                        "none.$": "$.items[?(@.size > 500)].name",
+                        "picked.$": "$.picked",
+                    },
+                    "Next": "Is b?",
+                },
+                "Is b?": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {"Variable": "$.names[1]", "StringEquals": "b", "Next": "Yes"},
+                    ],
+                    "Default": "No",
+                },
+                "Yes": {"Type": "Succeed"},
+                "No": {"Type": "Fail", "Error": "WrongValue"},
+            },
+        ),
+    )
+    items = [{"name": "a", "size": 1, "tags": ["x"]}, {"name": "b", "size": 9, "tags": ["y"]}]
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {"items": items}, name="paths-1")
+
+    # THEN
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output == {
+        "names": ["a", "b"],
+        "big": ["b"],
+        "none": [],
+        "picked": {"name": "b", "first_tag": "y", "greeting": "hi y"},
+    }
+
+
+def test_lambda_plain_arn_runs_in_process_with_a_context(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a handler registered as a Lambda function, called by its plain ARN
+    seen: list[dict[str, Any]] = []
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        seen.append(
+            {
+                "function_name": context.function_name,
+                "memory": context.memory_limit_in_mb,
+                "arn": context.invoked_function_arn,
+                "remaining": context.get_remaining_time_in_millis(),
+                "request_id": context.aws_request_id,
+            }
+        )
+        return {"ready": True, "echo": event["who"]}
+
+    arn = offline_sfn.register_lambda("check_database", handler, memory_mb=512, timeout_s=30)
+    machine = offline_sfn.create_state_machine(
+        "plain",
+        asl("Check database", {"Check database": {"Type": "Task", "Resource": arn, "End": True}}),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {"who": "me"}, name="plain-1")
+
+    # THEN the handler's result is the output and it saw a Lambda-like context
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output == {"ready": True, "echo": "me"}
+    assert seen[0]["function_name"] == "check_database"
+    assert seen[0]["memory"] == 512
+    assert seen[0]["arn"] == arn
+    assert 0 < seen[0]["remaining"] <= 30_000
+    assert seen[0]["request_id"]
+    types = [e["type"] for e in report.history]
+    assert "LambdaFunctionSucceeded" in types
+
+
+def test_lambda_invoke_integration_payload_and_retry_then_catch_by_class_name(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a handler that is not ready twice, then fails with a configuration error,
+    # invoked through arn:aws:states:::lambda:invoke with Retry and Catch on class names
+    calls: list[Any] = []
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        calls.append(event)
+        if len(calls) <= 2:
+            raise DatabaseNotReady("the database system is starting up")
+        if event["fail"]:
+            raise DatabaseConfigError("password authentication failed")
+        return {"ready": True}
+
+    arn = offline_sfn.register_lambda("check_database", handler)
+    machine = offline_sfn.create_state_machine(
+        "invoke",
+        asl(
+            "Check database",
+            {
+                "Check database": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": arn, "Payload": {"fail.$": "$.fail"}},
+                    "ResultSelector": {"ready.$": "$.Payload.ready"},
+                    "Retry": [
+                        {
+                            "ErrorEquals": ["DatabaseNotReady"],
+                            "IntervalSeconds": 3,
+                            "BackoffRate": 2,
+                            "MaxAttempts": 5,
+                        }
+                    ],
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["DatabaseConfigError"],
+                            "ResultPath": "$.error",
+                            "Next": "Announce failure",
+                        }
+                    ],
+                    "End": True,
+                },
+                "Announce failure": {"Type": "Fail", "Error": "DeploymentFailed"},
+            },
+        ),
+    )
+
+    # WHEN the third attempt succeeds
+    ok = offline_sfn.run(machine, {"fail": False}, name="invoke-ok")
+
+    # THEN two back-offs (3 s, 6 s) were recorded and the Payload came through
+    assert ok.status == "SUCCEEDED", ok.cause
+    assert ok.output == {"ready": True}
+    assert ok.waits == [
+        WaitRecord("Check database", 3.0, "retry"),
+        WaitRecord("Check database", 6.0, "retry"),
+    ]
+    assert calls[0] == {"fail": False}
+
+    # WHEN the third attempt raises a configuration error
+    calls.clear()
+    failed = offline_sfn.run(machine, {"fail": True}, name="invoke-fail")
+
+    # THEN it is caught by class name, with the Lambda error shape in the cause
+    assert failed.status == "FAILED"
+    assert failed.error == "DeploymentFailed"
+    assert failed.path == ["Check database", "Announce failure"]
+    task_failures = [
+        e["taskFailedEventDetails"] for e in failed.history if e["type"] == "TaskFailed"
+    ]
+    assert [f["error"] for f in task_failures] == [
+        "DatabaseNotReady",
+        "DatabaseNotReady",
+        "DatabaseConfigError",
+    ]
+    cause = json.loads(task_failures[-1]["cause"])
+    assert cause["errorType"] == "DatabaseConfigError"
+    assert cause["errorMessage"] == "password authentication failed"
+    assert isinstance(cause["stackTrace"], list)
+
+
+def test_events_put_are_captured_with_detail_parsed(offline_sfn: OfflineStepFunctions) -> None:
+    # GIVEN a bus and a machine announcing success with events:putEvents
+    offline_sfn.client("events").create_event_bus(Name="deploys")
+    machine = offline_sfn.create_state_machine(
+        "announce",
+        asl(
+            "Announce success",
+            {
+                "Announce success": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::events:putEvents",
+                    "Parameters": {
+                        "Entries": [
+                            {
+                                "EventBusName": "deploys",
+                                "Source": "pushgate",
+                                "DetailType": "Deployment Succeeded",
+                                "Detail": {
+                                    "tag.$": "$.tag",
+                                    "execution_arn.$": "$$.Execution.Id",
+                                },
+                            }
+                        ]
+                    },
+                    "End": True,
+                }
+            },
+        ),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {"tag": "v42"}, name="announce-1")
+
+    # THEN the entry was put once, with its Detail as an object
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["FailedEntryCount"] == 0
+    events = offline_sfn.put_events()
+    assert len(events) == 1
+    assert events[0]["Source"] == "pushgate"
+    assert events[0]["DetailType"] == "Deployment Succeeded"
+    assert events[0]["EventBusName"] == "deploys"
+    assert events[0]["Detail"] == {"tag": "v42", "execution_arn": report.execution_arn}
+
+
+def lock_machine(resource_prefix: str) -> str:
+    """Take a lock (conditional put), read it, take it again (must fail), release it."""
+    return asl(
+        "Take the deployment lock",
+        {
+            "Take the deployment lock": {
+                "Type": "Task",
+                "Resource": f"{resource_prefix}putItem",
+                "Parameters": {
+                    "TableName": "locks",
+                    "Item": {"lock_id": {"S": "web"}, "owner": {"S.$": "$$.Execution.Name"}},
+                    "ConditionExpression": "attribute_not_exists(lock_id)",
+                },
+                "ResultPath": None,
+                "Next": "Read lock",
+            },
+            "Read lock": {
+                "Type": "Task",
+                "Resource": f"{resource_prefix}getItem",
+                "Parameters": {"TableName": "locks", "Key": {"lock_id": {"S": "web"}}},
+                "ResultSelector": {"owner.$": "$.Item.owner.S"},
+                "ResultPath": "$.lock",
+                "Next": "Bump",
+            },
+            "Bump": {
+                "Type": "Task",
+                "Resource": f"{resource_prefix}updateItem",
+                "Parameters": {
+                    "TableName": "locks",
+                    "Key": {"lock_id": {"S": "web"}},
+                    "UpdateExpression": "SET attempts = :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                },
+                "ResultPath": None,
+                "Next": "Take it again",
+            },
+            "Take it again": {
+                "Type": "Task",
+                "Resource": f"{resource_prefix}putItem",
+                "Parameters": {
+                    "TableName": "locks",
+                    "Item": {"lock_id": {"S": "web"}},
+                    "ConditionExpression": "attribute_not_exists(lock_id)",
+                },
+                "Catch": [
+                    {
+                        "ErrorEquals": [
+                            "DynamoDB.ConditionalCheckFailedException",
+                            "DynamoDb.ConditionalCheckFailedException",
+                        ],
+                        "ResultPath": "$.error",
+                        "Next": "Release the deployment lock",
+                    }
+                ],
+                "Next": "Release the deployment lock",
+            },
+            "Release the deployment lock": {
+                "Type": "Task",
+                "Resource": f"{resource_prefix}deleteItem",
+                "Parameters": {"TableName": "locks", "Key": {"lock_id": {"S": "web"}}},
+                "ResultPath": None,
+                "End": True,
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("resource_prefix", "error_name"),
+    [
+        ("arn:aws:states:::dynamodb:", "DynamoDB.ConditionalCheckFailedException"),
+        ("arn:aws:states:::aws-sdk:dynamodb:", "DynamoDb.ConditionalCheckFailedException"),
+    ],
+)
+def test_dynamodb_lock_condition_failure_is_catchable_by_its_aws_name(
+    offline_sfn: OfflineStepFunctions, resource_prefix: str, error_name: str
+) -> None:
+    # GIVEN a lock table and the lock machine on the optimised or the aws-sdk integration
+    dynamodb = offline_sfn.client("dynamodb")
+    dynamodb.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    machine = offline_sfn.create_state_machine("lock", lock_machine(resource_prefix))
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {}, name="lock-1")
+
+    # THEN the second take failed with the integration's AWS error name, and the lock is gone
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["lock"] == {"owner": "lock-1"}
+    assert report.output["error"]["Error"] == error_name
+    assert report.path[-1] == "Release the deployment lock"
+    assert "Item" not in dynamodb.get_item(TableName="locks", Key={"lock_id": {"S": "web"}})
+
+
+def test_other_aws_sdk_services_the_deploy_machine_uses(offline_sfn: OfflineStepFunctions) -> None:
+    # GIVEN a service with a scalable target, a task definition, an image and a target group
+    task_definition = make_ecs_service(offline_sfn)
+    offline_sfn.client("ecr").create_repository(repositoryName="app")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "layers": [],
+        }
+    )
+    offline_sfn.client("ecr").put_image(repositoryName="app", imageManifest=manifest, imageTag="v1")
+    vpc = offline_sfn.client("ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    target_group = offline_sfn.client("elbv2").create_target_group(
+        Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    sdk = "arn:aws:states:::aws-sdk:"
+    machine = offline_sfn.create_state_machine(
+        "services",
+        asl(
+            "Suspend autoscaling",
+            {
+                "Suspend autoscaling": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}applicationautoscaling:registerScalableTarget",
+                    "Parameters": {
+                        "ServiceNamespace": "ecs",
+                        "ResourceId": "service/c1/web",
+                        "ScalableDimension": "ecs:service:DesiredCount",
+                        "MinCapacity": 1,
+                        "MaxCapacity": 4,
+                        "SuspendedState": {
+                            "DynamicScalingInSuspended": True,
+                            "DynamicScalingOutSuspended": True,
+                            "ScheduledScalingSuspended": True,
+                        },
+                    },
+                    "ResultPath": None,
+                    "Next": "Read autoscaling",
+                },
+                "Read autoscaling": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}applicationautoscaling:describeScalableTargets",
+                    "Parameters": {"ServiceNamespace": "ecs", "ResourceIds": ["service/c1/web"]},
+                    "ResultSelector": {
+                        "suspended.$": "$.ScalableTargets[0].SuspendedState",
+                        "count.$": "States.ArrayLength($.ScalableTargets)",
+                    },
+                    "ResultPath": "$.autoscaling",
+                    "Next": "Read task definition",
+                },
+                "Read task definition": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}ecs:describeTaskDefinition",
+                    "Parameters": {"TaskDefinition.$": "$.task_definition"},
+                    "ResultSelector": {
+                        "image.$": "$.TaskDefinition.ContainerDefinitions[0].Image",
+                    },
+                    "ResultPath": "$.task",
+                    "Next": "Read image",
+                },
+                "Read image": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}ecr:describeImages",
+                    "Parameters": {"RepositoryName": "app", "ImageIds": [{"ImageTag": "v1"}]},
+                    "ResultSelector": {
+                        "digest.$": "$.ImageDetails[0].ImageDigest",
+                        "pushed_at.$": "$.ImageDetails[0].ImagePushedAt",
+                    },
+                    "ResultPath": "$.image",
+                    "Next": "Read targets",
+                },
+                "Read targets": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}elasticloadbalancingv2:describeTargetHealth",
+                    "Parameters": {"TargetGroupArn.$": "$.target_group"},
+                    "ResultSelector": {"count.$": "States.ArrayLength($.TargetHealthDescriptions)"},
+                    "ResultPath": "$.targets",
+                    "Next": "Read execution",
+                },
+                "Read execution": {
+                    "Type": "Task",
+                    "Resource": f"{sdk}sfn:describeExecution",
+                    "Parameters": {"ExecutionArn.$": "$$.Execution.Id"},
+                    "ResultSelector": {
+                        "status.$": "$.Status",
+                        "started.$": "$.StartDate",
+                    },
+                    "ResultPath": "$.execution",
+                    "End": True,
+                },
+            },
+        ),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(
+        machine,
+        {"task_definition": task_definition, "target_group": target_group},
+        name="services-1",
+    )
+
+    # THEN every call went through with PascalCase in and out, timestamps as strings
+    assert report.status == "SUCCEEDED", report.cause
+    out = report.output
+    assert out["autoscaling"] == {
+        "suspended": {
+            "DynamicScalingInSuspended": True,
+            "DynamicScalingOutSuspended": True,
+            "ScheduledScalingSuspended": True,
+        },
+        "count": 1,
+    }
+    assert out["task"] == {"image": "repo:1"}
+    assert out["image"]["digest"].startswith("sha256:")
+    assert isinstance(out["image"]["pushed_at"], str)
+    assert out["targets"] == {"count": 0}
+    assert out["execution"]["status"] == "RUNNING"
+    assert isinstance(out["execution"]["started"], str)
+
+
+def test_intrinsic_functions_the_deploy_machine_uses(offline_sfn: OfflineStepFunctions) -> None:
+    # GIVEN substituted settings that arrive as strings, as DefinitionSubstitutions leave them
+    machine = offline_sfn.create_state_machine(
+        "intrinsics",
+        asl(
+            "Settings",
+            {
+                "Settings": {
+                    "Type": "Pass",
+                    "Parameters": {
+                        "deadline.$": "States.StringToJson('600')",
+                        "restore.$": "States.StringToJson('true')",
+                        "next_attempt.$": "States.MathAdd($.attempt, 1)",
+                        "count.$": "States.ArrayLength($.applied)",
+                        "message.$": "States.Format('{} applied to {}', $.applied[0], $.repo)",
+                        "detail.$": "States.JsonToString($.detail)",
+                    },
+                    "End": True,
+                }
+            },
+        ),
+    )
+
+    # WHEN it runs
+    report = offline_sfn.run(
+        machine,
+        {"attempt": 2, "applied": ["a1", "b2"], "repo": "app", "detail": {"k": [1, 2]}},
+        name="intrinsics-1",
+    )
+
+    # THEN
+    assert report.status == "SUCCEEDED", report.cause
+    assert report.output["deadline"] == 600
+    assert report.output["restore"] is True
+    assert report.output["next_attempt"] == 3
+    assert report.output["count"] == 2
+    assert report.output["message"] == "a1 applied to app"
+    assert json.loads(report.output["detail"]) == {"k": [1, 2]}
+
+
+def test_time_scale_makes_waits_take_scaled_time() -> None:
+    # GIVEN a 100-second Wait and a time scale of 1/1000
+    with OfflineStepFunctions(time_scale=0.001) as sfn:
+        machine = sfn.create_state_machine(
+            "wait",
+            asl("Wait", {"Wait": {"Type": "Wait", "Seconds": 100, "End": True}}),
+        )
+
+        # WHEN it runs
+        started = time.monotonic()
+        report = sfn.run(machine, {}, name="wait-1")
+
+    # THEN it slept about 0.1 s, and recorded 100 s
+    assert report.waits == [WaitRecord("Wait", 100.0, "wait")]
+    assert 0.09 <= time.monotonic() - started < 5
+
+
+def test_exit_waits_for_running_executions_and_undoes_every_patch() -> None:
+    # GIVEN an execution still waiting (scaled time) when the block ends
+    from moto.awslambda.models import LambdaFunction
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original_invoke = LambdaFunction._invoke_lambda
+    original_extract = json_path.extract_json
+    finished: list[str] = []
+
+    def handler(event: Any, context: Any) -> None:
+        finished.append(event["who"])
+
+    with OfflineStepFunctions(time_scale=0.002) as sfn:
+        arn = sfn.register_lambda("late", handler)
+        machine = sfn.create_state_machine(
+            "late",
+            asl(
+                "Wait",
+                {
+                    "Wait": {"Type": "Wait", "Seconds": 50, "Next": "Call"},
+                    "Call": {"Type": "Task", "Resource": arn, "End": True},
+                },
+            ),
+        )
+        sfn.start(machine, {"who": "late"}, name="late-1")
+        assert LambdaFunction._invoke_lambda is not original_invoke
+
+        # WHEN the block ends right away
+    # THEN the execution had finished inside the emulation, and the patches are gone
+    assert finished == ["late"]
+    assert LambdaFunction._invoke_lambda is original_invoke
+    assert json_path.extract_json is original_extract
+
+
+def test_only_one_instance_is_active_at_a_time(offline_sfn: OfflineStepFunctions) -> None:
+    # GIVEN an active instance, WHEN a second one is entered, THEN it refuses
+    with pytest.raises(RuntimeError), OfflineStepFunctions():
+        pass
