@@ -1,0 +1,443 @@
+"""What a user relies on in template.yaml, read the way CloudFormation reads it.
+
+The template and the state machine definition are one program split over two files: these tests
+check the seams (placeholders, ARNs, permissions for every call the definition makes), the Lambda
+platform, the scoping of every permission that can change the service, and that each environment
+in samconfig.toml deploys with valid parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pushgate import settings
+from pushgate_cli.template import (
+    Resolver,
+    load_template,
+    resource,
+    samconfig_parameters,
+)
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
+GLOBAL_FUNCTION: dict[str, Any] = TEMPLATE.get("Globals", {}).get("Function", {})
+ASL_PATH = ROOT / "statemachine" / "deploy.asl.json"
+ENVIRONMENTS = ["dev", "qa", "beta", "prod"]
+PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+FUNCTIONS = sorted(
+    name for name, spec in RESOURCES.items() if spec["Type"] == "AWS::Serverless::Function"
+)
+STATE_MACHINE = resource(TEMPLATE, "DeployStateMachine")["Properties"]
+SERVICE_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}"
+    ":service/${ClusterName}/${ServiceName}"
+}
+
+# What the SAM policy templates used by the state machine grant (SAM's
+# samtranslator/policy_templates_data/policy_templates.json).
+SAM_POLICY_TEMPLATE_ACTIONS = {
+    "LambdaInvokePolicy": {"lambda:InvokeFunction"},
+    "DynamoDBCrudPolicy": {
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:ConditionCheckItem",
+    },
+    "EventBridgePutEventsPolicy": {"events:PutEvents"},
+    "AWSSecretsManagerGetSecretValuePolicy": {"secretsmanager:GetSecretValue"},
+}
+# The AWS SDK service names of Step Functions' aws-sdk integrations whose IAM prefix differs.
+IAM_PREFIX = {
+    "applicationautoscaling": "application-autoscaling",
+    "elasticloadbalancingv2": "elasticloadbalancing",
+    "sfn": "states",
+    "eventbridge": "events",
+    "cloudwatchlogs": "logs",
+}
+
+
+def asl_text() -> str:
+    if not ASL_PATH.exists():
+        pytest.fail(f"{ASL_PATH.relative_to(ROOT)} does not exist: template.yaml points at it")
+    return ASL_PATH.read_text()
+
+
+def walk(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every JSON object in `node`, depth first."""
+    if isinstance(node, Mapping):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def tasks() -> list[Mapping[str, Any]]:
+    return [state for state in walk(json.loads(asl_text())) if state.get("Type") == "Task"]
+
+
+def statements(policies: list[Any]) -> Iterator[Mapping[str, Any]]:
+    """The inline statements of a SAM `Policies` list (both branches of an Fn::If)."""
+    for policy in policies:
+        for node in walk(policy):
+            if "Effect" in node and "Action" in node:
+                yield node
+
+
+def actions_of(statement: Mapping[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def resolver(**parameters: str) -> Resolver:
+    return Resolver(TEMPLATE, parameters)
+
+
+def function_property(name: str, key: str) -> Any:
+    return RESOURCES[name]["Properties"].get(key, GLOBAL_FUNCTION.get(key))
+
+
+# --- the seam between the template and the definition ------------------------------------------
+
+
+def test_every_placeholder_in_the_definition_is_substituted_and_every_substitution_used() -> None:
+    # GIVEN the definition file and the DefinitionSubstitutions of DeployStateMachine
+    used = set(PLACEHOLDER.findall(asl_text()))
+    given = set(STATE_MACHINE["DefinitionSubstitutions"])
+    # THEN CloudFormation leaves no ${X} unresolved, and no substitution is dead weight
+    assert used - given == set(), "placeholders with no DefinitionSubstitution"
+    assert given - used == set(), "DefinitionSubstitutions the definition never uses"
+
+
+def test_the_raw_definition_is_json_and_names_no_account_region_or_lambda() -> None:
+    text = asl_text()
+    json.loads(text)  # placeholders live inside strings, so editors and linters can read it
+    assert "arn:aws:lambda" not in text
+    assert re.findall(r"(?<![0-9])[0-9]{12}(?![0-9])", text) == [], "a literal account id"
+    assert re.findall(r"\b(?:us|eu|ap|sa|ca|me|af|il)-[a-z]+-[0-9]\b", text) == [], "a region"
+
+
+def test_every_lambda_the_definition_invokes_comes_through_a_substitution() -> None:
+    substitutions = STATE_MACHINE["DefinitionSubstitutions"]
+    invoked = []
+    for task in tasks():
+        if str(task["Resource"]).startswith("arn:aws:states:::lambda:invoke"):
+            arguments = task.get("Parameters") or task.get("Arguments") or {}
+            target = arguments.get("FunctionName")
+        elif str(task["Resource"]).startswith("arn:aws:states:::"):
+            continue
+        else:  # a Lambda ARN as the Resource itself
+            target = task["Resource"]
+        match = re.fullmatch(r"\$\{(\w+)\}", str(target))
+        assert match, f"Lambda invoked by a literal name or ARN: {target!r}"
+        invoked.append(substitutions[match[1]])
+    # THEN each is the Arn of a function of this template
+    assert invoked, "the definition invokes no Lambda"
+    for value in invoked:
+        logical, attribute = value["Fn::GetAtt"]
+        assert (logical, attribute) in {(name, "Arn") for name in FUNCTIONS}
+
+
+def iam_action(task_resource: str) -> str:
+    """The IAM action a Task state's Resource needs, e.g. ecs:UpdateService."""
+    if not task_resource.startswith("arn:aws:states:::"):
+        return "lambda:InvokeFunction"
+    integration = task_resource.removeprefix("arn:aws:states:::")
+    parts = integration.split(".")[0].split(":")  # drop .sync / .waitForTaskToken
+    service, action = (parts[1], parts[2]) if parts[0] == "aws-sdk" else (parts[0], parts[1])
+    if (service, action) == ("lambda", "invoke"):
+        return "lambda:InvokeFunction"
+    return f"{IAM_PREFIX.get(service, service)}:{action[0].upper()}{action[1:]}"
+
+
+def test_the_state_machine_role_allows_every_call_the_definition_makes() -> None:
+    # GIVEN what the state machine's Policies grant
+    granted: set[str] = set()
+    for policy in STATE_MACHINE["Policies"]:
+        if isinstance(policy, Mapping):
+            for name in policy:
+                granted |= SAM_POLICY_TEMPLATE_ACTIONS.get(name, set())
+    granted |= {a for s in statements(STATE_MACHINE["Policies"]) for a in actions_of(s)}
+    # WHEN every Task state's integration is translated to its IAM action
+    needed = {iam_action(str(task["Resource"])) for task in tasks()}
+    # THEN none is denied at run time
+    missing = {a for a in needed if not any(fnmatchcase(a, g) for g in granted)}
+    assert missing == set()
+
+
+# --- the Lambda platform -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_functions_run_python313_on_arm64_traced_in_the_vpc(name: str) -> None:
+    assert function_property(name, "Runtime") == "python3.13"
+    assert function_property(name, "Architectures") == ["arm64"]
+    assert function_property(name, "Handler") == "app.lambda_handler"
+    assert function_property(name, "Tracing") == "Active"
+    assert {"Ref": "PushgateLayer"} in function_property(name, "Layers")
+    vpc = function_property(name, "VpcConfig")
+    assert vpc["SubnetIds"] == {"Ref": "SubnetIds"}
+    assert vpc["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]
+    # memory is set per function (the benchmark reads it), never inherited by accident
+    assert isinstance(RESOURCES[name]["Properties"]["MemorySize"], int)
+    assert (ROOT / RESOURCES[name]["Properties"]["CodeUri"] / "app.py").is_file()
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_logs_are_kept_for_the_retention_parameter_and_encrypted(name: str) -> None:
+    log_group = RESOURCES[name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    spec = RESOURCES[log_group]
+    assert spec["Type"] == "AWS::Logs::LogGroup"
+    assert spec["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert spec["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PushgateKey", "Arn"]}
+
+
+def test_the_migration_timeout_is_a_parameter_of_at_most_15_minutes() -> None:
+    props = RESOURCES["RunMigrationsFunction"]["Properties"]
+    assert props["Timeout"] == {"Ref": "MigrationTimeoutSeconds"}
+    assert PARAMETERS["MigrationTimeoutSeconds"]["MaxValue"] <= 900
+    assert PARAMETERS["MigrationTimeoutSeconds"]["Default"] <= 900
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_environment_variable_is_a_name_from_settings(name: str) -> None:
+    known = {
+        value for key, value in vars(settings).items() if key.isupper() and isinstance(value, str)
+    }
+    variables = {
+        **GLOBAL_FUNCTION.get("Environment", {}).get("Variables", {}),
+        **RESOURCES[name]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    assert set(variables) - known == set()
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "pushgate"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Pushgate"
+
+
+def test_the_functions_get_the_settings_they_need() -> None:
+    def env(name: str) -> set[str]:
+        return set(RESOURCES[name]["Properties"]["Environment"]["Variables"])
+
+    assert settings.DATABASE_SECRET_ARN in env("CheckDatabaseFunction")
+    assert {
+        settings.DATABASE_SECRET_ARN,
+        settings.MIGRATION_LOCK_TIMEOUT_MS,
+        settings.MIGRATION_STATEMENT_TIMEOUT_MS,
+        settings.MIGRATION_LOCK_WAIT_SECONDS,
+    } <= env("RunMigrationsFunction")
+    assert {settings.CLUSTER_NAME, settings.SERVICE_NAME, settings.CONTAINER_NAME} <= env(
+        "PrepareRolloutFunction"
+    )
+
+
+def test_every_function_and_the_layer_has_a_make_target() -> None:
+    layer = RESOURCES["PushgateLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    layer_makefile = (ROOT / layer["Properties"]["ContentUri"] / "Makefile").read_text()
+    assert re.search(r"^build-PushgateLayer:", layer_makefile, re.MULTILINE)
+    for name in FUNCTIONS:
+        metadata = RESOURCES[name]["Metadata"]
+        assert metadata["BuildMethod"] == "makefile"
+        makefile = (ROOT / metadata["ContextPath"] / "Makefile").read_text()
+        assert re.search(rf"\b{name}\b", makefile), f"{name} has no build-{name} target"
+
+
+# --- the state machine ---------------------------------------------------------------------------
+
+
+def test_the_state_machine_is_a_standard_workflow_logged_and_traced() -> None:
+    assert STATE_MACHINE["Type"] == "STANDARD"
+    assert STATE_MACHINE["DefinitionUri"] == "statemachine/deploy.asl.json"
+    assert STATE_MACHINE["Tracing"] == {"Enabled": True}
+    logging = STATE_MACHINE["Logging"]
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert RESOURCES[log_group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_lock_table_is_keyed_by_lock_id() -> None:
+    table = RESOURCES["LockTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "lock_id", "KeyType": "HASH"}]
+    assert {"AttributeName": "lock_id", "AttributeType": "S"} in table["AttributeDefinitions"]
+    assert STATE_MACHINE["DefinitionSubstitutions"]["LockTableName"] == {"Ref": "LockTable"}
+
+
+# --- permissions ----------------------------------------------------------------------------------
+
+
+def all_statements() -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for name, spec in RESOURCES.items():
+        props = spec.get("Properties", {})
+        for statement in statements(props.get("Policies", [])):
+            yield name, statement
+
+
+def test_no_policy_grants_every_action_of_a_service() -> None:
+    for name, statement in all_statements():
+        for action in actions_of(statement):
+            if name == "PushgateKey":
+                continue
+            assert action != "*", name
+            assert not action.endswith(":*"), (name, action)
+
+
+def test_the_service_is_changed_only_through_its_own_arn() -> None:
+    # GIVEN every statement that may read or change an ECS service
+    service_actions = {"ecs:UpdateService", "ecs:DescribeServices", "ecs:DeleteService"}
+    found = [(n, s) for n, s in all_statements() if service_actions & set(actions_of(s))]
+    assert found, "nothing may touch the service?"
+    for name, statement in found:
+        # THEN it names exactly the one service of the parameters
+        assert statement["Resource"] == SERVICE_ARN, name
+
+
+def test_pass_role_is_only_for_the_services_task_roles_and_only_to_ecs_tasks() -> None:
+    found = [(n, s) for n, s in all_statements() if "iam:PassRole" in actions_of(s)]
+    assert [n for n, _ in found] == ["PrepareRolloutFunction"]
+    ((_, statement),) = found
+    assert statement["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    task, execution = (
+        "arn:aws:iam::111122223333:role/task",
+        "arn:aws:iam::111122223333:role/execution",
+    )
+    both = resolver(TaskRoleArn=task, TaskExecutionRoleArn=execution)
+    assert sorted(both.resolve(statement["Resource"])) == sorted([task, execution])
+    no_task_role = resolver(TaskRoleArn="", TaskExecutionRoleArn=execution)
+    assert no_task_role.resolve(statement["Resource"]) == [execution]
+
+
+def test_only_the_database_functions_read_the_database_secret() -> None:
+    readers = {
+        name
+        for name in FUNCTIONS
+        for policy in RESOURCES[name]["Properties"].get("Policies", [])
+        if isinstance(policy, Mapping) and "AWSSecretsManagerGetSecretValuePolicy" in policy
+    }
+    assert readers == {"CheckDatabaseFunction", "RunMigrationsFunction"}
+    for name in readers:
+        (policy,) = (
+            p
+            for p in RESOURCES[name]["Properties"]["Policies"]
+            if isinstance(p, Mapping) and "AWSSecretsManagerGetSecretValuePolicy" in p
+        )
+        assert policy["AWSSecretsManagerGetSecretValuePolicy"] == {
+            "SecretArn": {"Ref": "DatabaseSecretArn"}
+        }
+
+
+# --- trigger and alerts ---------------------------------------------------------------------------
+
+
+def test_the_push_rule_starts_the_state_machine_with_the_event_as_input() -> None:
+    (target,) = RESOURCES["EcrPushRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "DeployStateMachine"}
+    assert {"Input", "InputPath", "InputTransformer"}.isdisjoint(target)
+    role = RESOURCES[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    (policy,) = role["Policies"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "states:StartExecution"
+    assert statement["Resource"] == {"Ref": "DeployStateMachine"}
+
+
+def test_the_alert_topic_is_encrypted_and_only_its_rules_and_alarms_publish() -> None:
+    topic = RESOURCES["AlertTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "PushgateKey"}
+    policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]
+    principals = {s["Principal"]["Service"] for s in policy["Statement"]}
+    assert principals == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
+    for rule in ("AlertRule", "ExecutionStatusRule"):
+        targets = RESOURCES[rule]["Properties"]["Targets"]
+        assert [t["Arn"] for t in targets] == [{"Ref": "AlertTopic"}]
+    subscription = RESOURCES["AlertEmailSubscription"]
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert resolver(AlertEmail="").condition("HasAlertEmail") is False
+    assert resolver(AlertEmail="team@example.com").condition("HasAlertEmail") is True
+
+
+def test_outputs_name_the_state_machine_the_topic_and_the_rule() -> None:
+    outputs = {
+        spec["Value"]["Ref"] for spec in TEMPLATE["Outputs"].values() if "Ref" in spec["Value"]
+    }
+    assert {"DeployStateMachine", "AlertTopic", "EcrPushRule"} <= outputs
+
+
+def test_every_checkov_skip_in_the_template_gives_a_reason() -> None:
+    skips = [
+        (name, skip)
+        for name, spec in RESOURCES.items()
+        for skip in spec.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
+        assert len(str(skip.get("comment", "")).split()) >= 5, f"{name} skips {skip['id']} silently"
+
+
+# --- environments ---------------------------------------------------------------------------------
+
+
+def satisfies(spec: Mapping[str, Any], value: str) -> bool:
+    """Would CloudFormation accept `value` for a parameter declared as `spec`?"""
+    if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+        return False
+    if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+        return False
+    if len(value) < spec.get("MinLength", 0):
+        return False
+    if spec["Type"] == "Number":
+        number = float(value)
+        return bool(spec.get("MinValue", number) <= number <= spec.get("MaxValue", number))
+    return bool(value) or not spec["Type"].startswith(("List<", "AWS::"))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_environment_deploys_with_valid_parameters(environment: str) -> None:
+    overrides = samconfig_parameters(ROOT / "samconfig.toml", environment)
+    # every override names a parameter, and each value is one CloudFormation accepts
+    assert set(overrides) <= set(PARAMETERS)
+    required = {name for name, spec in PARAMETERS.items() if "Default" not in spec}
+    assert required - set(overrides) == set(), "required parameters not set"
+    for name, spec in PARAMETERS.items():
+        value = overrides.get(name, str(spec.get("Default", "")))
+        assert satisfies(spec, value), f"{environment}: {name}={value!r}"
+    assert overrides["EnvironmentName"] == environment
+    # a migration waiting for another run's lock gives up before its Lambda is killed
+    values = {
+        name: overrides.get(name, str(spec.get("Default"))) for name, spec in PARAMETERS.items()
+    }
+    assert float(values["MigrationLockWaitSeconds"]) < float(values["MigrationTimeoutSeconds"])
+    # the defaults too: a parameter's Default must pass its own constraints
+    for name, spec in PARAMETERS.items():
+        if "Default" in spec and spec["Default"] != "":
+            assert satisfies(spec, str(spec["Default"])), name
+
+
+def test_environments_are_separate_stacks_that_may_create_roles() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    deploys = [config[environment]["deploy"]["parameters"] for environment in ENVIRONMENTS]
+    assert len({d["stack_name"] for d in deploys}) == len(ENVIRONMENTS)
+    for deploy in deploys:
+        assert "CAPABILITY_IAM" in deploy["capabilities"]
+    assert config["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
