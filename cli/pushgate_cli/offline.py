@@ -48,6 +48,8 @@ Gaps closed (each patch is one small function below; moto module paths are relat
    terminal (a worker still running afterwards would call localhost:5000; after 30 s, or 2 s
    when the block raised, the stragglers are stopped: ABORTED), then drops finished threads
    from moto's ever-growing ``TMP_THREADS``.
+9. ``$$.Execution.StartTime`` is an ISO 8601 string (``2019-11-16T01:54:34.123Z``) as in AWS;
+   moto put a ``datetime`` there, which broke any state that writes it (e.g. to DynamoDB).
 
 Known remaining gaps (not fixed here):
 
@@ -616,11 +618,32 @@ class OfflineStepFunctions:
 
         patches.set(EventsBackend, "put_events", put_events)
 
+        # 9. $$.Execution.StartTime is an ISO 8601 string in AWS; moto hands the datetime over.
+        from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+        original_environment = ExecutionWorker._get_evaluation_environment
+
+        def evaluation_environment(worker: Any) -> Any:
+            env = original_environment(worker)
+            execution = env.states.context_object.context_object_data["Execution"]
+            started: Any = execution.get("StartTime")  # typed str, but moto gives a datetime
+            if isinstance(started, datetime.datetime):
+                execution["StartTime"] = _iso_millis(started)
+            return env
+
+        patches.set(ExecutionWorker, "_get_evaluation_environment", evaluation_environment)
+
 
 # -- helpers ----------------------------------------------------------------------------------
 
 _SERVICE_MODELS: dict[str, ServiceModel] = {}
 _SERVICE_MODELS_LOCK = threading.Lock()
+
+
+def _iso_millis(value: datetime.datetime) -> str:
+    """`2019-11-16T01:54:34.123Z`, the way Step Functions writes times in the context object."""
+    utc = value.astimezone(datetime.UTC) if value.tzinfo else value
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def _service_model(service: str) -> ServiceModel:

@@ -1,0 +1,51 @@
+"""Lambda ``prepare_rollout``: the task-definition revision that pins a pushed image by digest.
+
+Event ``{"repository", "digest", "tag"?, "account", "region"}``. Returns
+``{"previous_task_definition", "task_definition", "desired_count", "image", "reused"}``: the
+service's current revision, the revision to roll out (registered now, or reused when one with
+exactly that content exists), the service's desired count and the pinned image. Raises
+``InvalidRequest``, ``ServiceNotFound`` or ``ContainerNotFound``. It never updates the service.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from pushgate.rollout import (
+    PushedImage,
+    Rollout,
+    RolloutResult,
+    RolloutTarget,
+    register_fields_of,
+)
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+# cold start: a missing CLUSTER_NAME / SERVICE_NAME / CONTAINER_NAME fails here, clearly
+TARGET = RolloutTarget.from_environment(os.environ)
+ECS = boto3.client("ecs", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+ROLLOUT = Rollout(ECS, TARGET, register_fields_of(ECS))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: Any, context: LambdaContext) -> RolloutResult:
+    image = PushedImage.from_event(event)
+    logger.append_keys(cluster=TARGET.cluster, service=TARGET.service, container=TARGET.container)
+    result = ROLLOUT.prepare(image)
+    metrics.add_metric(
+        name="TaskDefinitionReused" if result["reused"] else "TaskDefinitionRegistered",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info("rollout prepared", extra=dict(result))
+    return result
