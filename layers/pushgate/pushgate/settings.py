@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Final
 
 # database (check_database, run_migrations)
-DATABASE_SECRET_ARN: Final = "DATABASE_SECRET_ARN"  # Secrets Manager JSON (RDS format), in AWS
+DATABASE_SECRET_ARN: Final = "DATABASE_SECRET_ARN"  # noqa: S105 - a name; RDS-format JSON secret
 DATABASE_URL: Final = "DATABASE_URL"  # locally and in tests
 DATABASE_CONNECT_TIMEOUT: Final = "DATABASE_CONNECT_TIMEOUT"  # seconds
+DATABASE_SSLMODE: Final = "DATABASE_SSLMODE"  # disable | prefer (default) | require
 
 # migrations (run_migrations)
 MIGRATIONS_DIR: Final = "MIGRATIONS_DIR"  # overrides the bundled alembic script directory
@@ -23,3 +24,9 @@ MIGRATION_LOCK_WAIT_SECONDS: Final = "MIGRATION_LOCK_WAIT_SECONDS"  # advisory-l
 CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
+
+# Powertools (read by Powertools itself; named here for the template and the tests)
+POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+POWERTOOLS_TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
+POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"

@@ -1,0 +1,83 @@
+"""Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
+
+Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?}``.
+Returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms"}`` (plan: also
+``pending`` and ``sql``). Raises MigrationFailed, MigrationLockTimeout, SchemaDrift,
+InvalidRequest, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
+
+The script directory is ``migrations/`` beside this file (a symlink to the repository's
+``migrations/``, so it ships in the function package) unless MIGRATIONS_DIR is set. It is parsed
+once, at cold start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pushgate.db import DatabaseSource, load_database_source, with_settings
+from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
+from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer(patch_modules=["botocore", "pg8000"])
+
+DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _cold_start() -> Migrator | InvalidRequest:
+    try:
+        return Migrator(MigrationSettings.from_env(DEFAULT_MIGRATIONS_DIR, os.environ))
+    except InvalidRequest as exc:
+        return exc
+
+
+# cold start: settings validated and every revision file parsed once per process
+SOURCE: DatabaseSource | DatabaseConfigError = load_database_source()
+MIGRATOR: Migrator | InvalidRequest = _cold_start()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
+    started = time.perf_counter()
+    deadline = (
+        time.monotonic() + context.get_remaining_time_in_millis() / 1000
+        if context is not None
+        else None
+    )
+    try:
+        if isinstance(SOURCE, DatabaseConfigError):
+            raise DatabaseConfigError(str(SOURCE))
+        if isinstance(MIGRATOR, InvalidRequest):
+            raise InvalidRequest(str(MIGRATOR))
+        request = MigrationRequest.from_event(event)
+        metrics.add_dimension(name="action", value=request.action)
+        logger.append_keys(action=request.action, target=request.target)
+        migrator = MIGRATOR
+        result = with_settings(SOURCE, lambda db: migrator.run(request, db, deadline=deadline))
+    except PushgateError as exc:
+        metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "migration request failed", extra={"error_type": type(exc).__name__, "error": str(exc)}
+        )
+        raise
+    finally:
+        metrics.add_metric(
+            name="MigrationDurationMs",
+            unit=MetricUnit.Milliseconds,
+            value=(time.perf_counter() - started) * 1000,
+        )
+    metrics.add_metric(name="RevisionsApplied", unit=MetricUnit.Count, value=len(result["applied"]))
+    logger.info(
+        "migration request done",
+        extra={k: v for k, v in result.items() if k != "sql"},
+    )
+    return result

@@ -1,0 +1,66 @@
+"""Is the database ready to be migrated? (the ``check_database`` Lambda's work)
+
+Connects with pg8000 (short timeout), runs one trivial query, requires a writer
+(``pg_is_in_recovery()`` false), reads the alembic revision when the version table exists and
+reports the round-trip latency. Imports neither alembic nor SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Final, TypedDict
+
+from pushgate.db import DatabaseSettings, classify_error, connect
+from pushgate.errors import DatabaseNotReady
+
+VERSION_TABLE: Final = "alembic_version"  # alembic's default version table, in the search_path
+
+_PROBE_SQL: Final = (
+    "SELECT current_setting('server_version'), pg_is_in_recovery(), "
+    f"to_regclass('{VERSION_TABLE}') IS NOT NULL"
+)
+_REVISION_SQL: Final = f"SELECT version_num FROM {VERSION_TABLE} ORDER BY version_num"
+
+
+class Readiness(TypedDict):
+    """The ``check_database`` contract (design.md, Contracts)."""
+
+    ready: bool
+    server_version: str
+    in_recovery: bool
+    revision: str | None
+    latency_ms: float
+
+
+def check_database(db: DatabaseSettings) -> Readiness:
+    """Probe the database. Raises DatabaseNotReady (retryable) or DatabaseConfigError."""
+    started = time.perf_counter()
+    con = connect(db)
+    try:
+        try:
+            rows = con.run(_PROBE_SQL)
+            server_version, in_recovery, has_version_table = rows[0]
+            revisions = [row[0] for row in con.run(_REVISION_SQL)] if has_version_table else []
+        except Exception as exc:
+            classified = classify_error(exc)
+            if classified is None:
+                raise
+            raise classified from exc
+    finally:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail
+            con.close()
+    latency_ms = round((time.perf_counter() - started) * 1000, 2)
+    if in_recovery:
+        raise DatabaseNotReady(
+            f"the database at {db.host}:{db.port} is in recovery (a read-only replica, or a "
+            "failover in progress); migrations need the writer"
+        )
+    return Readiness(
+        ready=True,
+        server_version=str(server_version),
+        in_recovery=False,
+        # several rows only with branched histories: report them all, comma-separated
+        revision=",".join(revisions) if revisions else None,
+        latency_ms=latency_ms,
+    )
