@@ -50,6 +50,8 @@ Gaps closed (each patch is one small function below; moto module paths are relat
    from moto's ever-growing ``TMP_THREADS``.
 9. ``$$.Execution.StartTime`` is an ISO 8601 string (``2019-11-16T01:54:34.123Z``) as in AWS;
    moto put a ``datetime`` there, which broke any state that writes it (e.g. to DynamoDB).
+10. moto's evaluator logs every error at ERROR, handled ones too (a Catch, a Choice reading an
+    absent field); that logger is silenced while active: the history records what failed.
 
 Known remaining gaps (not fixed here):
 
@@ -70,6 +72,7 @@ import contextlib
 import datetime
 import io
 import json
+import logging
 import threading
 import time
 import traceback
@@ -632,6 +635,11 @@ class OfflineStepFunctions:
             return env
 
         patches.set(ExecutionWorker, "_get_evaluation_environment", evaluation_environment)
+
+        # 10. moto logs every evaluation error at ERROR, also the ones the machine handles (a
+        # Catch, a Choice reading an absent field): the history records what failed, so quiet.
+        eval_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
+        patches.set(eval_log, "disabled", True)
 
 
 # -- helpers ----------------------------------------------------------------------------------

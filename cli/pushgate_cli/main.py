@@ -1,0 +1,117 @@
+"""The `pushgate` command: `pushgate rehearse` (the pipeline offline) and `pushgate bench`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalError, rehearse
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1  # the run did not end as the scenario expects
+EXIT_USAGE = 2  # bad option or input: nothing was run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushgate", description="A schema gate between an ECR push and the ECS service."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    rehearse_cmd = commands.add_parser(
+        "rehearse",
+        help="run the whole pipeline offline on the real state machine definition",
+        description="Run template.yaml's state machine offline (moto) against a real "
+        "PostgreSQL, with the Lambdas in-process, and show what happened. "
+        "Exit 0 when the run ended as the scenario expects.",
+    )
+    rehearse_cmd.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="healthy",
+        help="what the world does: "
+        + "; ".join(f"{s.name}: {s.summary}" for s in SCENARIOS.values()),
+    )
+    rehearse_cmd.add_argument(
+        "--migrations", type=Path, metavar="DIR", help="an alembic script directory to rehearse"
+    )
+    rehearse_cmd.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a PostgreSQL database to use instead of an embedded one (it WILL be migrated)",
+    )
+    rehearse_cmd.add_argument(
+        "--event",
+        type=Path,
+        metavar="FILE",
+        help="the execution input: a real ECR event or a replay input (JSON)",
+    )
+    rehearse_cmd.add_argument(
+        "--start-revision",
+        default="previous",
+        metavar="REV",
+        help="where the database starts: previous (one below head, the default), base, "
+        "head, or a revision id",
+    )
+    rehearse_cmd.add_argument(
+        "--config-env",
+        default="dev",
+        metavar="ENV",
+        help="the samconfig.toml environment whose parameters are rehearsed (default dev)",
+    )
+    rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    bench_cmd = commands.add_parser("bench", help="measure the performance budget of a deploy")
+    bench_cmd.add_argument(
+        "--output", type=Path, default=Path("bench-results/bench.json"), metavar="FILE"
+    )
+    bench_cmd.add_argument("--repeat", type=int, default=7, metavar="N")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "bench":
+        from pushgate_cli.bench import run_bench
+
+        return run_bench(output=args.output, repeat=args.repeat)
+    return _rehearse(args)
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    event: Any = None
+    if args.event is not None:
+        try:
+            event = json.loads(args.event.read_text())
+        except (OSError, ValueError) as exc:
+            print(f"pushgate rehearse: cannot read --event {args.event}: {exc}", file=sys.stderr)  # noqa: T201
+            return EXIT_USAGE
+    config = RehearsalConfig(
+        scenario=SCENARIOS[args.scenario],
+        database_url=args.database_url,
+        migrations_dir=args.migrations,
+        start_revision=args.start_revision,
+        config_env=args.config_env,
+    )
+    try:
+        # The functions log JSON to stdout as they do in Lambda; here stdout is the report's.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = rehearse(config, event)
+    except RehearsalError as exc:
+        print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, default=str))  # noqa: T201
+    else:
+        from pushgate_cli.render import render
+
+        print(render(result))  # noqa: T201
+    return EXIT_OK if result.ok else EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

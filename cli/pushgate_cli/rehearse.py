@@ -1,0 +1,608 @@
+"""`pushgate rehearse`: the whole pipeline offline, on the real state machine definition.
+
+What runs is what ships: the state machine is `template.yaml`'s DefinitionUri with the template's
+own DefinitionSubstitutions substituted (`pushgate_cli.template`), the Lambdas are the handlers in
+`functions/*/app.py` with the environment the template gives them, and the database is a real
+PostgreSQL (embedded, or `--database-url`). AWS is moto (`pushgate_cli.offline` closes the
+interpreter's gaps); ECS rollouts progress as `pushgate_cli.ecs_sim` makes them.
+
+`RehearsalEnvironment` sets the world up once (database at a starting revision, ECS service,
+autoscaling, ECR image, secret, lock table, the state machine) and runs one or more executions
+in it; `rehearse()` is the one-shot used by the CLI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+
+from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
+from pushgate_cli.handlers import REPO_ROOT, load_handler
+from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
+from pushgate_cli.template import (
+    Resolver,
+    function_environment,
+    function_setting,
+    load_template,
+    resource,
+    samconfig_parameters,
+    state_machine_definition,
+)
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+STATE_MACHINE = "DeployStateMachine"
+FUNCTIONS = ("CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction")
+INITIAL_DESIRED_COUNT = 2
+
+# detail-type of the event a run puts -> the run's status
+OUTCOMES: Mapping[str, str] = {
+    "Deployment Succeeded": "succeeded",
+    "Deployment Rolled Back": "rolled_back",
+    "Deployment Failed": "failed",
+    "Rollback Failed": "rollback_failed",
+    "Deployment Rejected": "rejected",
+}
+
+
+class RehearsalError(Exception):
+    """The rehearsal could not be set up (bad option, template, migrations directory...)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    expect: str  # the status the run must end with
+    rollout: Rollout = Rollout.HEALTHY
+    database_reachable: bool = True
+    failing_migration: bool = False
+    summary: str = ""
+
+
+SCENARIOS: Mapping[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "healthy", "succeeded", summary="migrate, roll out, healthy: the new image serves"
+        ),
+        Scenario(
+            "unhealthy",
+            "rolled_back",
+            Rollout.FAILING,
+            summary="tasks fail after migrating: scale to zero, downgrade, restore, alert",
+        ),
+        Scenario(
+            "migration-fails",
+            "failed",
+            failing_migration=True,
+            summary="a revision fails: schema left where it was, service untouched",
+        ),
+        Scenario(
+            "db-unavailable",
+            "failed",
+            database_reachable=False,
+            summary="the database never becomes ready: retries spent, nothing touched",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    task_definition: str
+    desired_count: int
+    image: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "task_definition": self.task_definition,
+            "desired_count": self.desired_count,
+            "image": self.image,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One execution: what a person checks in the console, the database and the service."""
+
+    scenario: str
+    expected: str
+    status: str
+    execution: ExecutionReport
+    revision_before: str | None
+    revision_after: str | None
+    service_before: ServiceState
+    service: ServiceState
+    events: list[dict[str, Any]]
+    push: Any
+
+    @property
+    def ok(self) -> bool:
+        return self.status == self.expected
+
+    @property
+    def path(self) -> list[str]:
+        return list(self.execution.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "expected": self.expected,
+            "status": self.status,
+            "ok": self.ok,
+            "execution_status": self.execution.status,
+            "error": self.execution.error,
+            "path": self.path,
+            "transitions": self.execution.transitions,
+            "waits": [w.to_json() for w in self.execution.waits],
+            "revision_before": self.revision_before,
+            "revision_after": self.revision_after,
+            "service_before": self.service_before.to_json(),
+            "service": self.service.to_json(),
+            "events": self.events,
+        }
+
+
+@dataclass
+class RehearsalConfig:
+    scenario: Scenario = SCENARIOS["healthy"]
+    database_url: str | None = None  # None: an embedded PostgreSQL, started and removed here
+    migrations_dir: Path | None = None  # None: the bundled migrations/
+    start_revision: str = "previous"  # "previous" (one below head), "base", "head" or an id
+    config_env: str = "dev"  # samconfig.toml environment whose parameters are rehearsed
+    parameters: Mapping[str, str] = field(default_factory=dict)  # overrides on top of that
+    root: Path = REPO_ROOT
+    time_scale: float = 0.0  # seconds really slept per simulated second of Wait/Retry
+    polls_to_complete: int = 2  # health polls a healthy rollout takes to reach COMPLETED
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One Lambda invocation during the rehearsal, as its duration would be billed."""
+
+    function: str  # the directory name under functions/
+    memory_mb: int
+    duration_ms: float
+    error: str | None  # the exception class name, when it raised
+
+
+def sample_push_event(repository: str, tag: str, digest: str, when: datetime) -> dict[str, Any]:
+    """An "ECR Image Action" event as EventBridge delivers it (shape from AWS's docs)."""
+    return {
+        "version": "0",
+        "id": hashlib.sha1(digest.encode(), usedforsecurity=False).hexdigest(),
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": ACCOUNT_ID,
+        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": digest,
+            "action-type": "PUSH",
+            "image-tag": tag,
+        },
+    }
+
+
+class RehearsalEnvironment:
+    """The emulated account, the database and the state machine of one rehearsal."""
+
+    def __init__(self, config: RehearsalConfig) -> None:
+        self.config = config
+        self.root = config.root
+        self.template = load_template(self.root / "template.yaml")
+        self.parameters = {
+            **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
+            **config.parameters,
+        }
+        self._stack = contextlib.ExitStack()
+        self.database_url = ""
+        self.simulator = EcsRolloutSimulator(
+            new_images=config.scenario.rollout, polls_to_complete=config.polls_to_complete
+        )
+        self.invocations: list[Invocation] = []
+        self.aws: OfflineStepFunctions
+        self.state_machine_arn = ""
+        self.lambda_observers: list[Callable[[str, Any, BaseException | None], None]] = []
+        self._runs = 0
+        self._images: dict[str, str] = {}  # tag -> digest
+
+    # --- set-up ------------------------------------------------------------------------------
+    def __enter__(self) -> RehearsalEnvironment:
+        try:
+            self._set_up()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _set_up(self) -> None:
+        scenario = self.config.scenario
+        self.database_url = self._database()
+        migrations = self._migrations_dir()
+        self.migrations_dir = migrations
+        self.revision_at_start = _prepare_schema(
+            self.database_url, migrations, self.config.start_revision
+        )
+        self._stack.enter_context(_environ(self._process_environment(migrations)))
+        self.aws = self._stack.enter_context(
+            OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
+        )
+        self._stack.enter_context(self.simulator.installed())
+        self.resolver = Resolver(
+            self.template, self.parameters, region=REGION, account_id=ACCOUNT_ID
+        )  # parameters only, until the resources exist
+        self._create_resources(reachable=scenario.database_reachable)
+        self.state_machine_arn = self.aws.create_state_machine(
+            "pushgate-rehearsal",
+            state_machine_definition(self.template, self.resolver, self.root, STATE_MACHINE),
+        )
+
+    def _database(self) -> str:
+        if self.config.database_url:
+            return self.config.database_url
+        from pushgate_cli.embedded import EmbeddedPostgres
+
+        server = self._stack.enter_context(EmbeddedPostgres())
+        return server.create_database("rehearsal")
+
+    def _migrations_dir(self) -> Path:
+        source = self.config.migrations_dir or (self.root / "migrations")
+        if not (source / "env.py").is_file():
+            raise RehearsalError(f"{source} is not an alembic script directory (no env.py)")
+        if not self.config.scenario.failing_migration:
+            return source
+        scratch = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="pg-")))
+        copy = scratch / "migrations"
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        _add_failing_revision(copy)
+        return copy
+
+    def _process_environment(self, migrations: Path) -> dict[str, str | None]:
+        """The union of the functions' environments (they share this process)."""
+        return {
+            "AWS_DEFAULT_REGION": REGION,
+            "MIGRATIONS_DIR": str(migrations),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+
+    def _create_resources(self, *, reachable: bool) -> None:
+        p = self.resolver.ref
+        cluster, service, container = p("ClusterName"), p("ServiceName"), p("ContainerName")
+        repository = p("RepositoryName")
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName=cluster)
+        boto3.client("ecr", region_name=REGION).create_repository(repositoryName=repository)
+        previous_digest = self.push_image("previous")
+        registered = ecs.register_task_definition(
+            family=service,
+            taskRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{service}-task",
+            executionRoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{service}-execution",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": container,
+                    "image": self.image_uri(repository, previous_digest),
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8000}],
+                    "environment": [{"name": "APP_ENV", "value": p("EnvironmentName")}],
+                },
+                {"name": "log-router", "image": "amazon/aws-for-fluent-bit:stable"},
+            ],
+        )
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=service,
+            taskDefinition=registered["taskDefinition"]["taskDefinitionArn"],
+            desiredCount=INITIAL_DESIRED_COUNT,
+            launchType="FARGATE",
+        )
+        self.simulator.remember_known_good(ACCOUNT_ID, REGION)
+        boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
+            ServiceNamespace="ecs",
+            ResourceId=f"service/{cluster}/{service}",
+            ScalableDimension="ecs:service:DesiredCount",
+            MinCapacity=1,
+            MaxCapacity=6,
+        )
+        refs = {
+            "LockTable": self._lock_table(),
+            "AlertTopic": boto3.client("sns", region_name=REGION).create_topic(
+                Name="pushgate-alerts"
+            )["TopicArn"],
+        }
+        attributes = {}
+        for logical_id in FUNCTIONS:
+            refs[logical_id] = f"pushgate-{logical_id}"
+            attributes[f"{logical_id}.Arn"] = self._register_function(logical_id)
+        parameters = dict(self.parameters)
+        if "DatabaseSecretArn" in self.template.get("Parameters", {}):
+            parameters["DatabaseSecretArn"] = self._database_secret(reachable=reachable)
+        self.resolver = Resolver(
+            self.template,
+            parameters,
+            refs=refs,
+            attributes=attributes,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+        )
+        # The functions read their settings at cold start (their first invocation), from the
+        # environment the template gives them; they share this process, so it is the union.
+        for logical_id in FUNCTIONS:
+            os.environ.update(function_environment(self.template, self.resolver, logical_id))
+        os.environ.pop("DATABASE_URL", None)  # they read the secret, as they do in AWS
+
+    def _database_secret(self, *, reachable: bool) -> str:
+        url = urlsplit(self.database_url)
+        port = url.port or 5432
+        if not reachable:
+            port = _closed_port()
+        secret = {
+            "engine": "postgres",
+            "host": url.hostname or "localhost",
+            "port": port,
+            "username": _unquote(url.username or ""),
+            "password": _unquote(url.password or ""),
+            "dbname": url.path.lstrip("/") or "postgres",
+        }
+        created = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="pushgate/rehearsal/database", SecretString=json.dumps(secret)
+        )
+        return str(created["ARN"])
+
+    def _lock_table(self) -> str:
+        properties = resource(self.template, "LockTable").get("Properties", {})
+        name = "pushgate-rehearsal-locks"
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=name,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return name
+
+    def _register_function(self, logical_id: str) -> str:
+        code_uri = str(function_setting(self.template, logical_id, "CodeUri", self.resolver))
+        name = Path(code_uri).name
+        memory = int(function_setting(self.template, logical_id, "MemorySize", self.resolver))
+        timeout = int(function_setting(self.template, logical_id, "Timeout", self.resolver))
+        module: Any = None
+
+        def invoke(event: Any, context: Any) -> Any:
+            nonlocal module
+            if module is None:  # the cold start happens on the first invocation, as in AWS
+                module = load_handler(name, self.root, fresh=True)
+            error: BaseException | None = None
+            started = time.perf_counter()
+            try:
+                return module.lambda_handler(event, context)
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                self.invocations.append(
+                    Invocation(name, memory, elapsed_ms, type(error).__name__ if error else None)
+                )
+                for observer in self.lambda_observers:
+                    observer(name, event, error)
+
+        return self.aws.register_lambda(
+            f"pushgate-{name.replace('_', '-')}", invoke, memory_mb=memory, timeout_s=timeout
+        )
+
+    # --- images and runs ---------------------------------------------------------------------
+    @staticmethod
+    def image_uri(repository: str, digest: str) -> str:
+        return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{digest}"
+
+    def push_image(self, tag: str) -> str:
+        """Put an image into the emulated ECR repository; its digest is the manifest's."""
+        layer = "sha256:" + hashlib.sha256(f"{tag}-{len(self._images)}".encode()).hexdigest()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"digest": layer, "size": 1024},
+                "layers": [{"digest": layer, "size": 1024}],  # moto's digest hashes the layers
+            }
+        )
+        put = boto3.client("ecr", region_name=REGION).put_image(
+            repositoryName=self.resolver.ref("RepositoryName"),
+            imageManifest=manifest,
+            imageTag=tag,
+        )
+        digest = str(put["image"]["imageId"]["imageDigest"])
+        self._images[tag] = digest
+        return digest
+
+    def push_event(self, tag: str, when: datetime | None = None) -> dict[str, Any]:
+        """Push an image with this tag and return the ECR event EventBridge would deliver."""
+        digest = self.push_image(tag)
+        return sample_push_event(
+            self.resolver.ref("RepositoryName"), tag, digest, when or datetime.now(UTC)
+        )
+
+    def start(self, execution_input: Any) -> str:
+        self._runs += 1
+        return self.aws.start(
+            self.state_machine_arn, execution_input, name=f"rehearsal-{self._runs}"
+        )
+
+    def wait(self, execution_arn: str) -> ExecutionReport:
+        return self.aws.wait(execution_arn)
+
+    def execute(self, execution_input: Any) -> RunResult:
+        before = self.service_state()
+        revision_before = self.revision()
+        report = self.wait(self.start(execution_input))
+        return self.result(report, execution_input, revision_before, before)
+
+    def result(
+        self,
+        report: ExecutionReport,
+        execution_input: Any,
+        revision_before: str | None,
+        service_before: ServiceState,
+    ) -> RunResult:
+        events = self.events_of(report)
+        return RunResult(
+            scenario=self.config.scenario.name,
+            expected=self.config.scenario.expect,
+            status=status_of(report, events),
+            execution=report,
+            revision_before=revision_before,
+            revision_after=self.revision(),
+            service_before=service_before,
+            service=self.service_state(),
+            events=events,
+            push=execution_input,
+        )
+
+    # --- what a person would look at ---------------------------------------------------------
+    def events_of(self, report: ExecutionReport) -> list[dict[str, Any]]:
+        """The pushgate events this execution put on EventBridge."""
+        arn = report.execution_arn
+        return [
+            e
+            for e in self.aws.put_events()
+            if e.get("Source") == "pushgate"
+            and (e.get("Detail") or {}).get("execution_arn") in (arn, None)
+        ]
+
+    def service_state(self) -> ServiceState:
+        p = self.resolver.ref
+        ecs = boto3.client("ecs", region_name=REGION)
+        service = ecs.describe_services(cluster=p("ClusterName"), services=[p("ServiceName")])
+        found = service["services"][0]
+        td = ecs.describe_task_definition(taskDefinition=found["taskDefinition"])
+        containers = td["taskDefinition"]["containerDefinitions"]
+        image = next(c["image"] for c in containers if c["name"] == p("ContainerName"))
+        return ServiceState(
+            task_definition=str(found["taskDefinition"]),
+            desired_count=int(found["desiredCount"]),
+            image=str(image),
+        )
+
+    def revision(self) -> str | None:
+        return _current_revision(self.database_url)
+
+
+def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:
+    """succeeded / rolled_back / failed / rollback_failed / rejected / superseded / error."""
+    for event in reversed(events):
+        outcome = OUTCOMES.get(str(event.get("DetailType")))
+        if outcome:
+            return outcome
+    if report.status == "SUCCEEDED":
+        return "superseded"
+    return "error"  # the run died without saying why: what the status-change rule alerts on
+
+
+def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
+    """Set up, run one execution (the scenario's push, or `event`), report."""
+    with RehearsalEnvironment(config) as env:
+        execution_input = event if event is not None else env.push_event("release-2")
+        return env.execute(execution_input)
+
+
+# --- database helpers (the engine's library does the work) -----------------------------------
+def _prepare_schema(url: str, migrations: Path, start: str) -> str | None:
+    from pushgate.migrator import Migrator
+
+    migrator = Migrator.from_url(url, migrations)
+    target = start
+    if start == "previous":
+        heads = migrator.revisions_to_head()
+        target = heads[-2] if len(heads) >= 2 else "base"
+    migrator.move_to(target)
+    return _current_revision(url)
+
+
+def _current_revision(url: str) -> str | None:
+    from pushgate.migrator import Migrator
+
+    return Migrator.current_revision_of(url)
+
+
+def _add_failing_revision(scripts: Path) -> None:
+    """Add a revision on top of head that creates a table, then fails (as real ones do)."""
+    from pushgate.migrator import Migrator
+
+    head = Migrator.head_of(scripts)
+    body = f'''"""rehearsal: a revision that fails half-way
+
+Revision ID: rehearsal_fails
+Revises: {head}
+"""
+
+from alembic import op
+
+revision = "rehearsal_fails"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("CREATE TABLE rehearsal_half_done (id integer primary key)")
+    op.execute("SELECT 1 / 0")  # division_by_zero: the revision fails after its first step
+
+
+def downgrade() -> None:
+    op.execute("DROP TABLE rehearsal_half_done")
+'''
+    (scripts / "versions" / "rehearsal_fails.py").write_text(body)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when this returns: nothing listens
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
+    saved = dict(os.environ)
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,140 @@
+"""Show a rehearsal to a person, like the Step Functions console's graph and event views."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pushgate_cli.offline import ExecutionReport, WaitRecord
+from pushgate_cli.rehearse import RunResult
+
+_FAILURE_EVENTS = {
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+}
+
+
+@dataclass
+class StateRow:
+    """One entry into a state: what it did, how long it took, what it waited."""
+
+    name: str
+    entered: datetime | None
+    exited: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+    waits: list[WaitRecord] = field(default_factory=list)
+
+    @property
+    def took_ms(self) -> float | None:
+        if self.entered is None or self.exited is None:
+            return None
+        return (self.exited - self.entered).total_seconds() * 1000
+
+    @property
+    def outcome(self) -> str:
+        retried = sum(1 for w in self.waits if w.kind == "retry")
+        if not self.errors:
+            return "ok"
+        if self.exited is None:
+            return f"failed: {self.errors[-1]}"
+        if retried >= len(self.errors):
+            return f"ok after {retried} retries ({self.errors[-1]})"
+        return f"caught {self.errors[-1]}" + (f" after {retried} retries" if retried else "")
+
+
+def state_rows(report: ExecutionReport) -> list[StateRow]:
+    """The execution history folded into one row per state entered, in order."""
+    rows: list[StateRow] = []
+    open_rows: dict[str, StateRow] = {}
+    for event in report.history:
+        kind = str(event.get("type", ""))
+        stamp = event.get("timestamp")
+        when = stamp if isinstance(stamp, datetime) else None
+        if kind.endswith("StateEntered"):
+            row = StateRow(event["stateEnteredEventDetails"]["name"], when)
+            rows.append(row)
+            open_rows[row.name] = row
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            if name in open_rows:
+                open_rows.pop(name).exited = when
+        elif kind in _FAILURE_EVENTS and rows:
+            details = event.get(_FAILURE_EVENTS[kind], {})
+            rows[-1].errors.append(str(details.get("error", kind)))
+    pending: dict[str, list[WaitRecord]] = defaultdict(list)
+    for wait in report.waits:
+        pending[wait.state].append(wait)
+    for row in rows:
+        queue = pending.get(row.name, [])
+        if queue and queue[0].kind == "wait":
+            row.waits.append(queue.pop(0))
+        while queue and queue[0].kind == "retry" and len(row.waits) < len(row.errors):
+            row.waits.append(queue.pop(0))
+    return rows
+
+
+def _seconds(value: float) -> str:
+    if value >= 60:
+        return f"{value / 60:.1f} min"
+    return f"{value:g} s"
+
+
+def render(result: RunResult) -> str:
+    rows = state_rows(result.execution)
+    width = max([len(r.name) for r in rows] + [20])
+    verdict = "as expected" if result.ok else f"NOT as expected (expected {result.expected})"
+    lines = [
+        f"pushgate rehearse: scenario {result.scenario}",
+        f"push      {_describe_push(result.push)}",
+        "",
+        f"  {'#':>3}  {'state':<{width}}  {'took':>8}  {'waited':>10}  outcome",
+    ]
+    for number, row in enumerate(rows, 1):
+        took = f"{row.took_ms:.0f} ms" if row.took_ms is not None else ""
+        waited = sum(w.seconds for w in row.waits)
+        lines.append(
+            f"  {number:>3}  {row.name:<{width}}  {took:>8}  "
+            f"{_seconds(waited) if row.waits else '':>10}  {row.outcome}"
+        )
+    simulated = sum(w.seconds for w in result.execution.waits)
+    lines += [
+        "",
+        f"execution {result.execution.status}"
+        + (f" ({result.execution.error})" if result.execution.error else "")
+        + f", {result.execution.transitions} state transitions, "
+        f"{_seconds(simulated)} of waits and retries simulated (not slept)",
+        f"schema    {result.revision_before or 'base'} -> {result.revision_after or 'base'}",
+        f"service   {_short(result.service_before.task_definition)} x"
+        f"{result.service_before.desired_count} -> {_short(result.service.task_definition)} x"
+        f"{result.service.desired_count}   image {result.service.image.rsplit('/', 1)[-1]}",
+    ]
+    if result.events:
+        for event in result.events:
+            detail = event.get("Detail") or {}
+            lines.append(
+                f"event     {event.get('DetailType')}"
+                + (f": {detail.get('error')}" if detail.get("error") else "")
+            )
+    else:
+        lines.append("event     (none put)")
+    lines += ["", f"status    {result.status}: {verdict}"]
+    return "\n".join(lines)
+
+
+def _short(task_definition_arn: str) -> str:
+    return task_definition_arn.rsplit("/", 1)[-1]
+
+
+def _describe_push(push: Any) -> str:
+    if isinstance(push, dict) and isinstance(push.get("detail"), dict):
+        detail = push["detail"]
+        return (
+            f"{detail.get('action-type')} {detail.get('result')} "
+            f"{detail.get('repository-name')}:{detail.get('image-tag')} "
+            f"@ {str(detail.get('image-digest'))[:19]}..."
+        )
+    return f"replay input {push!r}"
