@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the samconfig.toml environment whose parameters are rehearsed (default dev)",
     )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
+    rehearse_cmd.add_argument(
+        "--verbose", action="store_true", help="show the functions' logs and metrics on stderr"
+    )
 
     bench_cmd = commands.add_parser("bench", help="measure the performance budget of a deploy")
     bench_cmd.add_argument(
@@ -97,13 +101,18 @@ def _rehearse(args: argparse.Namespace) -> int:
         start_revision=args.start_revision,
         config_env=args.config_env,
     )
+    # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
+    # report's, so their output is kept aside and shown on stderr with --verbose or when the
+    # run did not end as expected.
+    function_output = io.StringIO()
     try:
-        # The functions log JSON to stdout as they do in Lambda; here stdout is the report's.
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(function_output):
             result = rehearse(config, event)
     except RehearsalError as exc:
         print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
+    if args.verbose or not result.ok:
+        sys.stderr.write(function_output.getvalue())
     if args.json:
         print(json.dumps(result.to_json(), indent=2, default=str))  # noqa: T201
     else:

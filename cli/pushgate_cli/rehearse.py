@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -238,11 +239,15 @@ class RehearsalEnvironment:
     def _set_up(self) -> None:
         scenario = self.config.scenario
         self.database_url = self._database()
-        migrations = self._migrations_dir()
-        self.migrations_dir = migrations
+        source = self.config.migrations_dir or (self.root / "migrations")
+        if not (source / "env.py").is_file():
+            raise RehearsalError(f"{source} is not an alembic script directory (no env.py)")
+        # the start is where the released scripts put it, before any scenario adds to them
         self.revision_at_start = _prepare_schema(
-            self.database_url, migrations, self.config.start_revision
+            self.database_url, source, self.config.start_revision
         )
+        migrations = self._migrations_dir(source)
+        self.migrations_dir = migrations
         self._stack.enter_context(_environ(self._process_environment(migrations)))
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
@@ -265,10 +270,7 @@ class RehearsalEnvironment:
         server = self._stack.enter_context(EmbeddedPostgres())
         return server.create_database("rehearsal")
 
-    def _migrations_dir(self) -> Path:
-        source = self.config.migrations_dir or (self.root / "migrations")
-        if not (source / "env.py").is_file():
-            raise RehearsalError(f"{source} is not an alembic script directory (no env.py)")
+    def _migrations_dir(self, source: Path) -> Path:
         if not self.config.scenario.failing_migration:
             return source
         scratch = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="pg-")))
@@ -284,7 +286,6 @@ class RehearsalEnvironment:
             "MIGRATIONS_DIR": str(migrations),
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            "POWERTOOLS_METRICS_DISABLED": "true",
         }
 
     def _create_resources(self, *, reachable: bool) -> None:
@@ -391,11 +392,13 @@ class RehearsalEnvironment:
         memory = int(function_setting(self.template, logical_id, "MemorySize", self.resolver))
         timeout = int(function_setting(self.template, logical_id, "Timeout", self.resolver))
         module: Any = None
+        cold_start = threading.Lock()
 
         def invoke(event: Any, context: Any) -> Any:
             nonlocal module
-            if module is None:  # the cold start happens on the first invocation, as in AWS
-                module = load_handler(name, self.root, fresh=True)
+            with cold_start:  # on the first invocation, as in AWS; runs may be concurrent
+                if module is None:
+                    module = load_handler(name, self.root, fresh=True)
             error: BaseException | None = None
             started = time.perf_counter()
             try:

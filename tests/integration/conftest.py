@@ -3,91 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 from pushgate import settings
-from pushgate.db import connect, parse_database_url
 from pushgate_cli.embedded import EmbeddedPostgres
-from pushgate_cli.handlers import REPO_ROOT, load_handler
+from pushgate_cli.handlers import load_handler
 
-MIGRATIONS = REPO_ROOT / "migrations"
-# the bundled revisions, base to head
-CHAIN = ["3f1c9a2b7d10", "8b2e4d6f1a03", "c47a91e2b5d8"]
-HEAD = CHAIN[-1]
-
-
-def query(url: str, sql: str, **params: Any) -> list[list[Any]]:
-    """Run one statement on the database at ``url`` (its own connection) and return the rows."""
-    con = connect(parse_database_url(url))
-    try:
-        return con.run(sql, **params) or []
-    finally:
-        con.close()
-
-
-def tables(url: str) -> set[str]:
-    rows = query(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    return {row[0] for row in rows}
-
-
-def columns(url: str, table: str) -> set[str]:
-    rows = query(
-        url,
-        "SELECT column_name FROM information_schema.columns WHERE table_name = :t",
-        t=table,
-    )
-    return {row[0] for row in rows}
-
-
-def revision(url: str) -> str | None:
-    if "alembic_version" not in tables(url):
-        return None
-    rows = query(url, "SELECT version_num FROM alembic_version")
-    return rows[0][0] if rows else None
-
-
-class ScriptDir:
-    """A scratch copy of migrations/ that a test may add revisions to."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def add_revision(
-        self, rev: str, down: str | None, upgrade: str, downgrade: str = "pass"
-    ) -> None:
-        """Write ``versions/<rev>_test.py`` with the given function bodies."""
-
-        def body(code: str) -> str:
-            return textwrap.indent(textwrap.dedent(code).strip(), "    ")
-
-        source = "\n".join(
-            [
-                f'"""{rev} (test revision)"""',
-                "",
-                "import sqlalchemy as sa",
-                "from alembic import op",
-                "",
-                f"revision = {rev!r}",
-                f"down_revision = {down!r}",
-                "branch_labels = None",
-                "depends_on = None",
-                "",
-                "",
-                "def upgrade() -> None:",
-                body(upgrade),
-                "",
-                "",
-                "def downgrade() -> None:",
-                body(downgrade),
-                "",
-            ]
-        )
-        (self.path / "versions" / f"{rev}_test.py").write_text(source)
+from tests.helpers import MIGRATIONS, ScriptDir
 
 
 @pytest.fixture

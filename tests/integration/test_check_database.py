@@ -22,8 +22,7 @@ from pushgate.errors import DatabaseConfigError, DatabaseNotReady
 from pushgate_cli.embedded import APP_DATABASE, APP_PASSWORD, APP_USER, EmbeddedPostgres
 from pushgate_cli.handlers import REPO_ROOT, load_handler
 
-from tests.helpers import load_event
-from tests.integration.conftest import HEAD
+from tests.helpers import HEAD, load_event
 
 if TYPE_CHECKING:
     from tests.conftest import FakeLambdaContext

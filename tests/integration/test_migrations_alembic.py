@@ -22,7 +22,7 @@ from pytest_alembic.tests.experimental import test_downgrade_leaves_no_trace
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from tests.integration.conftest import MIGRATIONS
+from tests.helpers import MIGRATIONS
 
 pytestmark = pytest.mark.integration
 

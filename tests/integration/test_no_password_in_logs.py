@@ -12,7 +12,7 @@ from pushgate.errors import DatabaseConfigError, MigrationFailed
 from pushgate_cli.embedded import APP_PASSWORD, EmbeddedPostgres
 from pushgate_cli.handlers import load_handler
 
-from tests.integration.conftest import HEAD, ScriptDir
+from tests.helpers import HEAD, ScriptDir
 
 if TYPE_CHECKING:
     from tests.conftest import FakeLambdaContext

@@ -24,13 +24,13 @@ from pushgate.errors import (
 from pushgate.migrator import MIGRATION_LOCK_KEY, Migrator
 from pushgate_cli.handlers import REPO_ROOT
 
-from tests.helpers import load_event
-from tests.integration.conftest import (
+from tests.helpers import (
     CHAIN,
     HEAD,
     MIGRATIONS,
     ScriptDir,
     columns,
+    load_event,
     query,
     revision,
     tables,

@@ -1,0 +1,417 @@
+"""The compensation matrix, path by path, on the real state machine definition.
+
+Each test runs `template.yaml`'s state machine (DefinitionSubstitutions substituted) offline with
+the shipped handlers in-process against a real PostgreSQL database of its own, and asserts on
+what an operator would check: the states entered (execution history), the database revision
+and tables, the ECS service (task definition, desired count, image), the autoscaling target, the
+deployment lock, and the events put on EventBridge.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from pushgate_cli.ecs_sim import Rollout
+from pushgate_cli.embedded import EmbeddedPostgres
+from pushgate_cli.rehearse import (
+    REGION,
+    SCENARIOS,
+    RehearsalConfig,
+    RehearsalEnvironment,
+    RunResult,
+    Scenario,
+)
+
+from tests.helpers import CHAIN, HEAD, MIGRATIONS, ScriptDir, load_event, revision, tables
+
+pytestmark = pytest.mark.statemachine
+
+PREVIOUS = CHAIN[-2]
+HEALTH_LOOP = "Wait until healthy"
+ROLLBACK_STATES = [
+    "Suspend autoscaling",
+    "Scale service to zero",
+    "Downgrade schema",
+    "Restore previous version",
+    "Announce rollback",
+]
+
+Rehearse = Callable[..., Any]
+
+
+@pytest.fixture
+def rehearsal(database_url: str) -> Rehearse:
+    """Open a RehearsalEnvironment on this test's own database: `with rehearsal(...) as env`."""
+
+    @contextmanager
+    def open_environment(
+        scenario: Scenario = SCENARIOS["healthy"], **options: Any
+    ) -> Iterator[RehearsalEnvironment]:
+        options.setdefault("database_url", database_url)
+        with RehearsalEnvironment(RehearsalConfig(scenario=scenario, **options)) as env:
+            yield env
+
+    return open_environment
+
+
+def detail_types(result: RunResult) -> list[str]:
+    return [str(event["DetailType"]) for event in result.events]
+
+
+def only_event(result: RunResult) -> dict[str, Any]:
+    assert len(result.events) == 1, detail_types(result)
+    detail: dict[str, Any] = result.events[0]["Detail"]
+    return detail
+
+
+def retries(result: RunResult, state: str) -> list[float]:
+    return [w.seconds for w in result.execution.waits if w.state == state and w.kind == "retry"]
+
+
+def lock_items(env: RehearsalEnvironment) -> list[dict[str, Any]]:
+    table = env.resolver.ref("LockTable")
+    items = boto3.client("dynamodb", region_name=REGION).scan(TableName=table)["Items"]
+    return [item for item in items if not item["lock_id"]["S"].endswith("#serving")]
+
+
+def scalable_target(env: RehearsalEnvironment) -> dict[str, Any]:
+    p = env.resolver.ref
+    found = boto3.client("application-autoscaling", region_name=REGION).describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[f"service/{p('ClusterName')}/{p('ServiceName')}"]
+    )["ScalableTargets"]
+    assert len(found) == 1
+    target: dict[str, Any] = found[0]
+    return target
+
+
+def task_definition_revisions(env: RehearsalEnvironment) -> list[str]:
+    ecs = boto3.client("ecs", region_name=REGION)
+    arns: list[str] = ecs.list_task_definitions(familyPrefix=env.resolver.ref("ServiceName"))[
+        "taskDefinitionArns"
+    ]
+    return arns
+
+
+def assert_untouched(result: RunResult) -> None:
+    assert result.service == result.service_before
+    assert result.revision_after == result.revision_before
+
+
+# --- the happy path -------------------------------------------------------------------------
+def test_a_healthy_push_migrates_and_serves_the_pushed_digest(rehearsal: Rehearse) -> None:
+    # GIVEN the service on its previous image and the database one revision behind head
+    with rehearsal() as env:
+        push = env.push_event("release-2")
+        digest = push["detail"]["image-digest"]
+
+        # WHEN the push's event starts a run
+        result = env.execute(push)
+
+        # THEN it migrated exactly the pending revision, serves the digest and says so
+        assert result.status == "succeeded"
+        assert result.execution.status == "SUCCEEDED"
+        assert (result.revision_before, result.revision_after) == (PREVIOUS, HEAD)
+        assert result.service.image.endswith(f"/shop/api@{digest}")
+        assert result.service.task_definition != result.service_before.task_definition
+        assert result.service.desired_count == result.service_before.desired_count
+        for state in ["Check database", "Run migrations", "Roll out image", HEALTH_LOOP]:
+            assert state in result.path
+        assert result.path.index("Run migrations") < result.path.index("Roll out image")
+        assert not set(ROLLBACK_STATES) & set(result.path)
+        assert detail_types(result) == ["Deployment Succeeded"]
+        detail = only_event(result)
+        assert (detail["from_revision"], detail["to_revision"]) == (PREVIOUS, HEAD)
+        assert detail["digest"] == digest
+        assert detail["task_definition"] == result.service.task_definition
+        assert detail["previous_task_definition"] == result.service_before.task_definition
+        assert lock_items(env) == []
+
+
+# --- the database --------------------------------------------------------------------------
+def test_a_database_that_becomes_ready_is_waited_for(rehearsal: Rehearse) -> None:
+    # GIVEN a database server that is down when the run starts and comes back after the first
+    # failed check (a real server, stopped and started again)
+    with EmbeddedPostgres() as server, rehearsal(database_url=server.url) as env:
+        before = env.service_state()
+        server.kill()
+
+        def start_again(function: str, _event: Any, error: BaseException | None) -> None:
+            if function == "check_database" and error is not None and not server.running:
+                server.start()
+
+        env.lambda_observers.append(start_again)
+
+        # WHEN a push is deployed
+        push = env.push_event("release-2")
+        result = env.result(env.wait(env.start(push)), push, PREVIOUS, before)
+
+    # THEN "Check database" retried with backoff, then the deploy went on and succeeded
+    assert result.status == "succeeded"
+    assert len(retries(result, "Check database")) >= 1
+    assert result.path.count("Check database") == 1  # retries stay inside the state
+    assert result.revision_after == HEAD
+
+
+def test_a_database_that_never_becomes_ready_fails_without_touching_anything(
+    rehearsal: Rehearse,
+) -> None:
+    # GIVEN the database secret points at a port where nothing listens
+    with rehearsal(SCENARIOS["db-unavailable"]) as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN every bounded retry was spent, with growing backoff, and nothing changed
+    assert result.status == "failed"
+    assert len(retries(result, "Check database")) == 6
+    assert "Run migrations" not in result.path
+    assert_untouched(result)
+    assert only_event(result)["error"] == "DatabaseNotReady"
+    assert detail_types(result) == ["Deployment Failed"]
+
+
+def test_a_configuration_error_fails_at_once_without_retrying(rehearsal: Rehearse) -> None:
+    # GIVEN the database secret holds a wrong password (rotated badly)
+    with rehearsal() as env:
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        arn = env.resolver.ref("DatabaseSecretArn")
+        secret = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
+        secrets.put_secret_value(
+            SecretId=arn, SecretString=json.dumps({**secret, "password": "wrong"})
+        )
+
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN it failed at the first check: no retry, nothing touched
+    assert result.status == "failed"
+    assert retries(result, "Check database") == []
+    assert "Run migrations" not in result.path
+    assert_untouched(result)
+    assert only_event(result)["error"] == "DatabaseConfigError"
+
+
+# --- migrations -----------------------------------------------------------------------------
+def test_a_failing_migration_leaves_schema_and_service_as_they_were(
+    rehearsal: Rehearse, database_url: str
+) -> None:
+    # GIVEN a new revision that fails half-way, after creating a table
+    with rehearsal(SCENARIOS["migration-fails"], start_revision="head") as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN the old version still serves, on the schema it had; nothing half-done remains
+    assert result.status == "failed"
+    assert_untouched(result)
+    assert result.revision_after == HEAD
+    assert "rehearsal_half_done" not in tables(database_url)
+    assert "Roll out image" not in result.path
+    assert only_event(result)["error"] == "MigrationFailed"
+
+
+# --- rollout and health ---------------------------------------------------------------------
+def test_a_failed_rollout_after_three_revisions_undoes_all_three(
+    rehearsal: Rehearse, database_url: str
+) -> None:
+    # GIVEN a fresh database (three pending revisions) and an image whose tasks fail to start
+    with rehearsal(SCENARIOS["unhealthy"], start_revision="base") as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+        target = scalable_target(env)
+
+    # THEN the service went to zero first, then all three revisions were downgraded, then the
+    # previous version came back with its desired count and autoscaling resumed
+    assert result.status == "rolled_back"
+    path = result.path
+    assert [s for s in path if s in ROLLBACK_STATES] == ROLLBACK_STATES
+    assert path.index("Scale service to zero") < path.index("Downgrade schema")
+    assert result.revision_before is None
+    assert result.revision_after is None
+    assert {"users", "orders"}.isdisjoint(tables(database_url))
+    assert result.service == result.service_before
+    assert target["SuspendedState"] == {
+        "DynamicScalingInSuspended": False,
+        "DynamicScalingOutSuspended": False,
+        "ScheduledScalingSuspended": False,
+    }
+    detail = only_event(result)
+    assert detail["applied"] == CHAIN
+    assert detail["error"] == "RolloutFailed"
+    assert detail_types(result) == ["Deployment Rolled Back"]
+
+
+def test_a_rollout_that_never_gets_healthy_is_rolled_back_at_the_deadline(
+    rehearsal: Rehearse,
+) -> None:
+    # GIVEN an image whose tasks neither become healthy nor fail
+    stuck = Scenario("stuck", "rolled_back", Rollout.STUCK)
+    with rehearsal(stuck) as env:
+        deadline = int(env.resolver.ref("HealthDeadlineSeconds"))
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN it polled until the deadline (simulated time), then rolled back exactly one revision
+    waited = sum(w.seconds for w in result.execution.waits if w.state == HEALTH_LOOP)
+    assert waited >= deadline
+    assert result.status == "rolled_back"
+    assert only_event(result)["error"] == "HealthDeadlineExceeded"
+    assert (result.revision_before, result.revision_after) == (PREVIOUS, PREVIOUS)
+    assert result.service == result.service_before
+
+
+def test_a_failed_downgrade_leaves_the_service_at_zero_and_raises_rollback_failed(
+    rehearsal: Rehearse, tmp_path: Path
+) -> None:
+    # GIVEN a new revision whose downgrade is broken, and an image whose tasks fail
+    shutil.copytree(MIGRATIONS, tmp_path / "migrations")
+    scripts = ScriptDir(tmp_path / "migrations")
+    scripts.add_revision(
+        "d00000000001",
+        HEAD,
+        upgrade='op.add_column("orders", sa.Column("note", sa.Text()))',
+        downgrade='op.execute("SELECT 1 / 0")',
+    )
+    with rehearsal(SCENARIOS["unhealthy"], migrations_dir=scripts.path) as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN nothing is guessed: service at zero, schema left where the run put it, critical alert
+    assert result.status == "rollback_failed"
+    assert result.service.desired_count == 0
+    assert result.revision_after == "d00000000001"
+    assert "Restore previous version" not in result.path
+    assert detail_types(result) == ["Rollback Failed"]
+
+
+# --- input ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("sample", ["ecr_delete", "ecr_push_failed"])
+def test_an_event_that_is_not_a_successful_push_is_rejected(
+    rehearsal: Rehearse, sample: str
+) -> None:
+    # GIVEN a DELETE or a failed push of the service's repository
+    with rehearsal() as env:
+        event = load_event(sample)
+        event["detail"]["repository-name"] = env.resolver.ref("RepositoryName")
+
+        # WHEN it starts a run (a hand-replay, since the rule would not match it)
+        result = env.execute(event)
+
+    # THEN it is rejected before the lock, the database or the service are touched
+    assert result.status == "rejected"
+    assert "Take the deployment lock" not in result.path
+    assert "Check database" not in result.path
+    assert_untouched(result)
+    assert detail_types(result) == ["Deployment Rejected"]
+
+
+def test_a_replay_by_tag_resolves_the_digest_and_deploys_it(rehearsal: Rehearse) -> None:
+    # GIVEN an image pushed with a tag, replayed by hand from the console by repository and tag
+    with rehearsal() as env:
+        digest = env.push_event("release-7")["detail"]["image-digest"]
+        replay = {"repository": env.resolver.ref("RepositoryName"), "tag": "release-7"}
+
+        # WHEN the replay input starts a run
+        result = env.execute(replay)
+
+    # THEN the digest was looked up and that exact image serves
+    assert result.status == "succeeded"
+    assert result.service.image.endswith(f"@{digest}")
+
+
+# --- replays, redrives, concurrency ---------------------------------------------------------
+def test_replaying_a_succeeded_run_applies_nothing_twice(rehearsal: Rehearse) -> None:
+    # GIVEN a push that was deployed
+    with rehearsal() as env:
+        push = env.push_event("release-2")
+        first = env.execute(push)
+        revisions_after_first = task_definition_revisions(env)
+
+        # WHEN the same input is run again (a console replay)
+        second = env.execute(push)
+        revisions_after_second = task_definition_revisions(env)
+
+    # THEN no revision is applied twice and no task-definition revision is registered again
+    assert first.status == second.status == "succeeded"
+    assert only_event(first)["applied"] == [HEAD]
+    assert only_event(second)["applied"] == []
+    assert second.revision_after == HEAD
+    assert revisions_after_second == revisions_after_first
+    assert second.service == first.service
+
+
+def test_two_pushes_at_once_migrate_once_and_the_later_image_serves(
+    rehearsal: Rehearse, database_url: str
+) -> None:
+    # GIVEN two images pushed a few seconds apart, whose runs start together
+    with rehearsal(time_scale=0.002) as env:
+        now = datetime.now(UTC)
+        older = env.push_event("release-2", when=now - timedelta(seconds=5))
+        newer = env.push_event("release-3", when=now)
+
+        # WHEN both runs go at once
+        arns = [env.start(older), env.start(newer)]
+        reports = [env.wait(arn) for arn in arns]
+        events = [e for report in reports for e in env.events_of(report)]
+        final = env.service_state()
+        locks = lock_items(env)
+
+    # THEN they took turns: the pending revision was applied once, the later image serves, and
+    # no lock is left behind
+    applied = [rev for e in events for rev in e["Detail"].get("applied") or []]
+    assert applied == [HEAD]
+    assert revision(database_url) == HEAD
+    assert final.image.endswith(f"@{newer['detail']['image-digest']}")
+    assert all(report.status == "SUCCEEDED" for report in reports)
+    assert locks == []
+
+
+def test_an_older_push_than_the_one_serving_is_skipped_as_superseded(
+    rehearsal: Rehearse,
+) -> None:
+    # GIVEN a newer image already deployed
+    with rehearsal() as env:
+        now = datetime.now(UTC)
+        newer = env.push_event("release-3", when=now)
+        older = env.push_event("release-2", when=now - timedelta(minutes=5))
+        env.execute(newer)
+
+        # WHEN the older push's run arrives late
+        late = env.execute(older)
+
+    # THEN it does nothing and says nothing: the newer image keeps serving
+    assert late.status == "superseded"
+    assert "Check database" not in late.path
+    assert late.service == late.service_before
+    assert late.service.image.endswith(f"@{newer['detail']['image-digest']}")
+    assert late.events == []
+
+
+def test_the_rehearsal_runs_the_template_definition_not_a_copy(rehearsal: Rehearse) -> None:
+    # GIVEN the definition file, whose Lambda ARNs are DefinitionSubstitutions placeholders
+    raw = json.loads(Path(RehearsalConfig().root, "statemachine", "deploy.asl.json").read_text())
+
+    # WHEN the rehearsal creates its state machine
+    with rehearsal() as env:
+        created = boto3.client("stepfunctions", region_name=REGION).describe_state_machine(
+            stateMachineArn=env.state_machine_arn
+        )["definition"]
+        registered = set(env.resolver.attributes.values())
+
+    # THEN it is that file with every placeholder substituted: same states, the Lambdas are the
+    # functions the rehearsal registered from template.yaml
+    definition = json.loads(created)
+    assert "${" not in created
+    assert list(definition["States"]) == list(raw["States"])
+    invoked = {
+        state["Parameters"]["FunctionName"]
+        for state in definition["States"].values()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert invoked == registered
