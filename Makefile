@@ -45,7 +45,7 @@ lint: venv ## ruff (lint + format check)
 	$(BIN)/ruff format --check .
 
 typecheck: venv ## mypy --strict on the library, the CLI, the handlers and the tests
-	$(BIN)/mypy layers/pushgate/pushgate cli/pushgate_cli functions tests
+	$(BIN)/mypy layers/pushgate/pushgate cli/pushgate_cli functions migrations tests
 
 test: venv tools lint typecheck ## every test: lint, types, unit, integration, statemachine, infra
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(CURDIR)/node_modules/.bin:$$PATH" \
