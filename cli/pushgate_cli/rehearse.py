@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -48,6 +49,7 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 STATE_MACHINE = "DeployStateMachine"
 FUNCTIONS = ("CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction")
 INITIAL_DESIRED_COUNT = 2
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # detail-type of the event a run puts -> the run's status
 OUTCOMES: Mapping[str, str] = {
@@ -222,7 +224,8 @@ class RehearsalEnvironment:
         self.state_machine_arn = ""
         self.lambda_observers: list[Callable[[str, Any, BaseException | None], None]] = []
         self._runs = 0
-        self._images: dict[str, str] = {}  # tag -> digest
+        self._images: dict[str, str] = {}  # repository:tag -> digest
+        self._repositories: set[str] = set()
 
     # --- set-up ------------------------------------------------------------------------------
     def __enter__(self) -> RehearsalEnvironment:
@@ -294,7 +297,6 @@ class RehearsalEnvironment:
         repository = p("RepositoryName")
         ecs = boto3.client("ecs", region_name=REGION)
         ecs.create_cluster(clusterName=cluster)
-        boto3.client("ecr", region_name=REGION).create_repository(repositoryName=repository)
         previous_digest = self.push_image("previous")
         registered = ecs.register_task_definition(
             family=service,
@@ -423,8 +425,20 @@ class RehearsalEnvironment:
     def image_uri(repository: str, digest: str) -> str:
         return f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{repository}@{digest}"
 
-    def push_image(self, tag: str) -> str:
-        """Put an image into the emulated ECR repository; its digest is the manifest's."""
+    def push_image(
+        self, tag: str | None, *, repository: str | None = None, digest: str | None = None
+    ) -> str:
+        """Put an image into the emulated ECR repository (created if new); return its digest.
+
+        Without `digest` the digest is the manifest's, as ECR computes it; with one (an image
+        named by a real event) the registry records that digest.
+        """
+        ecr = boto3.client("ecr", region_name=REGION)
+        repository = repository or self.resolver.ref("RepositoryName")
+        if repository not in self._repositories:
+            with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+                ecr.create_repository(repositoryName=repository)
+            self._repositories.add(repository)
         layer = "sha256:" + hashlib.sha256(f"{tag}-{len(self._images)}".encode()).hexdigest()
         manifest = json.dumps(
             {
@@ -434,14 +448,44 @@ class RehearsalEnvironment:
                 "layers": [{"digest": layer, "size": 1024}],  # moto's digest hashes the layers
             }
         )
-        put = boto3.client("ecr", region_name=REGION).put_image(
-            repositoryName=self.resolver.ref("RepositoryName"),
+        put = ecr.put_image(
+            repositoryName=repository,
             imageManifest=manifest,
-            imageTag=tag,
+            **({"imageTag": tag} if tag else {}),
+            **({"imageDigest": digest} if digest else {}),
         )
-        digest = str(put["image"]["imageId"]["imageDigest"])
-        self._images[tag] = digest
-        return digest
+        pushed = str(put["image"]["imageId"]["imageDigest"])
+        self._images[f"{repository}:{tag}"] = pushed
+        return pushed
+
+    def adopt(self, execution_input: Any) -> None:
+        """Make the image a given input names exist in the emulated registry, as it would in
+        the account the event came from. Inputs that name no well-formed digest are left as
+        they are: the state machine judges them (a tag-only replay needs the tag to exist)."""
+        if not isinstance(execution_input, dict):
+            return
+        detail = execution_input.get("detail")
+        if isinstance(detail, dict) and execution_input.get("source") == "aws.ecr":
+            repository, tag, digest = (
+                detail.get("repository-name"),
+                detail.get("image-tag"),
+                detail.get("image-digest"),
+            )
+        else:
+            repository, tag, digest = (
+                execution_input.get("repository"),
+                execution_input.get("tag"),
+                execution_input.get("digest"),
+            )
+        if (
+            isinstance(repository, str)
+            and repository
+            and isinstance(digest, str)
+            and _DIGEST.fullmatch(digest)
+        ):
+            self.push_image(
+                tag if isinstance(tag, str) else None, repository=repository, digest=digest
+            )
 
     def push_event(self, tag: str, when: datetime | None = None) -> dict[str, Any]:
         """Push an image with this tag and return the ECR event EventBridge would deliver."""
@@ -529,8 +573,10 @@ def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:
 def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
     """Set up, run one execution (the scenario's push, or `event`), report."""
     with RehearsalEnvironment(config) as env:
-        execution_input = event if event is not None else env.push_event("release-2")
-        return env.execute(execution_input)
+        if event is None:
+            return env.execute(env.push_event("release-2"))
+        env.adopt(event)
+        return env.execute(event)
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------

@@ -115,9 +115,9 @@ def render(result: RunResult) -> str:
     if result.events:
         for event in result.events:
             detail = event.get("Detail") or {}
+            why = ": ".join(str(detail[k]) for k in ("error", "cause") if detail.get(k))
             lines.append(
-                f"event     {event.get('DetailType')}"
-                + (f": {detail.get('error')}" if detail.get("error") else "")
+                f"event     {event.get('DetailType')}" + (f" ({why[:160]})" if why else "")
             )
     else:
         lines.append("event     (none put)")
