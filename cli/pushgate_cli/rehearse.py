@@ -47,6 +47,7 @@ from pushgate_cli.template import (
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STATE_MACHINE = "DeployStateMachine"
+ALERT_RULE = "AlertRule"
 FUNCTIONS = ("CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction")
 INITIAL_DESIRED_COUNT = 2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -130,6 +131,7 @@ class RunResult:
     service_before: ServiceState
     service: ServiceState
     events: list[dict[str, Any]]
+    alerts: list[str]  # detail-types of the events the AlertRule sent to the alert topic
     push: Any
 
     @property
@@ -156,6 +158,7 @@ class RunResult:
             "service_before": self.service_before.to_json(),
             "service": self.service.to_json(),
             "events": self.events,
+            "alerts": self.alerts,
         }
 
 
@@ -260,10 +263,13 @@ class RehearsalEnvironment:
             self.template, self.parameters, region=REGION, account_id=ACCOUNT_ID
         )  # parameters only, until the resources exist
         self._create_resources(reachable=scenario.database_reachable)
+        machine = resource(self.template, STATE_MACHINE)["Properties"]
         self.state_machine_arn = self.aws.create_state_machine(
-            "pushgate-rehearsal",
+            str(self.resolver.resolve(machine.get("Name", "pushgate-deploy"))),
             state_machine_definition(self.template, self.resolver, self.root, STATE_MACHINE),
         )
+        self._alert_queue = self._route_alerts()
+        self._alerted: list[dict[str, Any]] = []
 
     def _database(self) -> str:
         if self.config.database_url:
@@ -358,6 +364,43 @@ class RehearsalEnvironment:
         for logical_id in FUNCTIONS:
             os.environ.update(function_environment(self.template, self.resolver, logical_id))
         os.environ.pop("DATABASE_URL", None)  # they read the secret, as they do in AWS
+
+    def _route_alerts(self) -> str:
+        """The template's AlertRule, with its real pattern, delivering to a queue we can read:
+        an event that reaches the queue is one the alert topic would have sent out."""
+        rule = resource(self.template, ALERT_RULE)["Properties"]
+        bus = str(self.resolver.resolve(rule.get("EventBusName", "default")))
+        events = boto3.client("events", region_name=REGION)
+        if bus != "default":
+            events.create_event_bus(Name=bus)
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="pushgate-rehearsal-alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+        events.put_rule(
+            Name=ALERT_RULE,
+            EventBusName=bus,
+            EventPattern=json.dumps(self.resolver.resolve(rule["EventPattern"])),
+        )
+        events.put_targets(
+            Rule=ALERT_RULE,
+            EventBusName=bus,
+            Targets=[{"Id": "alert-topic", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+        )
+        return str(queue)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every event the AlertRule has routed to the alert topic so far."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        while True:
+            batch = sqs.receive_message(QueueUrl=self._alert_queue, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return list(self._alerted)
+            for message in messages:
+                self._alerted.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self._alert_queue, ReceiptHandle=message["ReceiptHandle"]
+                )
 
     def _database_secret(self, *, reachable: bool) -> str:
         url = urlsplit(self.database_url)
@@ -517,6 +560,11 @@ class RehearsalEnvironment:
         service_before: ServiceState,
     ) -> RunResult:
         events = self.events_of(report)
+        alerts = [
+            str(alert.get("detail-type"))
+            for alert in self.alerts()
+            if (alert.get("detail") or {}).get("execution_arn") == report.execution_arn
+        ]
         return RunResult(
             scenario=self.config.scenario.name,
             expected=self.config.scenario.expect,
@@ -527,6 +575,7 @@ class RehearsalEnvironment:
             service_before=service_before,
             service=self.service_state(),
             events=events,
+            alerts=alerts,
             push=execution_input,
         )
 

@@ -116,9 +116,9 @@ def render(result: RunResult) -> str:
         for event in result.events:
             detail = event.get("Detail") or {}
             why = ": ".join(str(detail[k]) for k in ("error", "cause") if detail.get(k))
-            lines.append(
-                f"event     {event.get('DetailType')}" + (f" ({why[:160]})" if why else "")
-            )
+            suffix = f" ({why[:160]})" if why else ""
+            routed = "  -> alert topic" if event.get("DetailType") in result.alerts else ""
+            lines.append(f"event     {event.get('DetailType')}{suffix}{routed}")
     else:
         lines.append("event     (none put)")
     lines += ["", f"status    {result.status}: {verdict}"]

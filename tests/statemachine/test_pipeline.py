@@ -127,6 +127,7 @@ def test_a_healthy_push_migrates_and_serves_the_pushed_digest(rehearsal: Rehears
         assert result.path.index("Run migrations") < result.path.index("Roll out image")
         assert not set(ROLLBACK_STATES) & set(result.path)
         assert detail_types(result) == ["Deployment Succeeded"]
+        assert result.alerts == []  # success stays on the bus; the alert topic is for people
         detail = only_event(result)
         assert (detail["from_revision"], detail["to_revision"]) == (PREVIOUS, HEAD)
         assert detail["digest"] == digest
@@ -245,6 +246,7 @@ def test_a_failed_rollout_after_three_revisions_undoes_all_three(
     assert detail["applied"] == CHAIN
     assert detail["error"] == "RolloutFailed"
     assert detail_types(result) == ["Deployment Rolled Back"]
+    assert result.alerts == ["Deployment Rolled Back"]  # routed by the template's AlertRule
 
 
 def test_a_rollout_that_never_gets_healthy_is_rolled_back_at_the_deadline(
@@ -288,6 +290,7 @@ def test_a_failed_downgrade_leaves_the_service_at_zero_and_raises_rollback_faile
     assert result.revision_after == "d00000000001"
     assert "Restore previous version" not in result.path
     assert detail_types(result) == ["Rollback Failed"]
+    assert result.alerts == ["Rollback Failed"]
 
 
 # --- input ----------------------------------------------------------------------------------
