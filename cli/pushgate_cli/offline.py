@@ -52,6 +52,9 @@ Gaps closed (each patch is one small function below; moto module paths are relat
    moto put a ``datetime`` there, which broke any state that writes it (e.g. to DynamoDB).
 10. moto's evaluator logs every error at ERROR, handled ones too (a Catch, a Choice reading an
     absent field); that logger is silenced while active: the history records what failed.
+11. moto parses a definition (ANTLR, pure Python: about a second for a large machine) when it
+    is created and for every execution; the syntax tree is kept per definition, and each
+    execution still gets freshly built evaluation components.
 
 Known remaining gaps (not fixed here):
 
@@ -484,7 +487,7 @@ class OfflineStepFunctions:
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import (
             wait_function,
         )
-        from moto.stepfunctions.parser.asl.parse import asl_parser  # noqa: F401 - loads all
+        from moto.stepfunctions.parser.asl.parse import asl_parser
         from moto.stepfunctions.parser.asl.utils import json_path
 
         offline = self
@@ -636,6 +639,24 @@ class OfflineStepFunctions:
 
         patches.set(ExecutionWorker, "_get_evaluation_environment", evaluation_environment)
 
+        # 11. moto parses a definition with its ANTLR grammar (about a second for a real
+        # deployment machine, in pure Python) when it is created and again for every execution.
+        # The syntax tree of a definition is kept; each parse still builds fresh components.
+        from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+        original_parse = asl_parser.AmazonStateLanguageParser.parse
+
+        def parse(definition: str) -> tuple[Any, Any]:
+            with _PARSE_LOCK:
+                tree = _SYNTAX_TREES.get(definition)
+            if tree is None:
+                _program, tree = original_parse(definition)
+                with _PARSE_LOCK:
+                    _SYNTAX_TREES[definition] = tree
+            return Preprocessor().visit(tree), tree
+
+        patches.set(asl_parser.AmazonStateLanguageParser, "parse", staticmethod(parse))
+
         # 10. moto logs every evaluation error at ERROR, also the ones the machine handles (a
         # Catch, a Choice reading an absent field): the history records what failed, so quiet.
         eval_log = logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component")
@@ -644,6 +665,8 @@ class OfflineStepFunctions:
 
 # -- helpers ----------------------------------------------------------------------------------
 
+_SYNTAX_TREES: dict[str, Any] = {}  # definition -> moto's ANTLR syntax tree of it
+_PARSE_LOCK = threading.Lock()
 _SERVICE_MODELS: dict[str, ServiceModel] = {}
 _SERVICE_MODELS_LOCK = threading.Lock()
 
