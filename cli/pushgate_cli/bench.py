@@ -82,6 +82,9 @@ class Prices:
                 "https://aws.amazon.com/step-functions/pricing/"
             ),
             "Lambda arm64 duration (GB-s) and requests": "https://aws.amazon.com/lambda/pricing/",
+            "Lambda INIT billed like duration since 2025-08-01": (
+                "https://aws.amazon.com/blogs/compute/aws-lambda-standardizes-billing-for-init-phase/"
+            ),
         }
     )
 
@@ -325,10 +328,7 @@ class Probe:
 
 
 def _probes() -> list[Probe]:
-    probes = [
-        Probe("python -c pass", "pass"),
-        Probe('python -c "import alembic"', "import alembic"),
-    ]
+    probes = [Probe(BARE, "pass"), Probe(ALEMBIC, "import alembic")]
     for name in FUNCTIONS:
         body = f"from pushgate_cli.handlers import load_handler\nload_handler({name!r})"
         probes.append(Probe(name, body, module=f"pushgate_fn_{name}"))
@@ -407,7 +407,7 @@ def measure_cold_starts(report: Report, repeat: int, env: Mapping[str, str]) -> 
     med_import = {name: _median(values) for name, values in imports.items()}
     bare, alembic = med[BARE], med[ALEMBIC]
     rows = [
-        Row("python -c pass (a bare interpreter)", fmt_ms(bare)),
+        Row(f"{BARE} (a bare interpreter)", fmt_ms(bare)),
         Row(
             ALEMBIC,
             f"{fmt_ms(alembic)} (import {fmt_ms(med_import[ALEMBIC])})",
@@ -681,7 +681,7 @@ def measure_database(report: Report, repeat: int, memory: Mapping[str, int], log
             "Per task start (every ECS task, every scale-out)",
             [
                 Row("seed: alembic upgrade head, fresh process", fmt_ms(seed)),
-                Row("pushgate (migrates once per deploy instead)", fmt_ms(0)),
+                Row("pushgate (migrates once per deploy instead)", "0 ms"),
             ],
         )
     )
@@ -801,21 +801,21 @@ def measure_rehearsal(
             f"{ROLLOUT_SECONDS // 60}-minute rollout, polls every {poll_interval:g} s",
             f"{polls} polls, {rollout_transitions} transitions",
         ),
+        Row("cost of one deploy", fmt_usd(cost.total_usd)),
         Row(
-            "cost of one deploy",
-            f"{fmt_usd(cost.total_usd)} = Step Functions {fmt_usd(cost.step_functions_usd)}"
-            f" + Lambda {fmt_usd(cost.lambda_duration_usd + cost.lambda_requests_usd)}",
+            f"  Step Functions: {cost.transitions} transitions",
+            fmt_usd(cost.step_functions_usd),
         ),
         Row(
-            "  Lambda: GB-s, requests",
-            f"{cost.gb_seconds:.4f} GB-s, {cost.requests} requests",
+            f"  Lambda: {cost.gb_seconds:.4f} GB-s, {cost.requests} requests",
+            fmt_usd(cost.lambda_duration_usd + cost.lambda_requests_usd),
         ),
     ]
     if init is not None:
         rows.append(
             Row(
-                "  + INIT, if all three start cold",
-                f"{fmt_usd(init.lambda_duration_usd)} ({init.gb_seconds:.4f} GB-s)",
+                f"  + INIT if all three start cold: {init.gb_seconds:.4f} GB-s",
+                fmt_usd(init.lambda_duration_usd),
             )
         )
     report.sections.append(
@@ -913,7 +913,7 @@ def run_bench(*, output: Path, repeat: int) -> int:
     price_lines = [
         "Prices (list, us-east-1, beyond the free tier): "
         f"Step Functions Standard ${prices.sfn_standard_per_1000_transitions} per 1,000 "
-        f"transitions; Lambda arm64 ${prices.lambda_arm64_per_gb_second} per GB-s, "
+        f"transitions; Lambda arm64 ${prices.lambda_arm64_per_gb_second:.10f} per GB-s, "
         f"${prices.lambda_per_million_requests:.2f} per 1M requests.",
         *(f"  {what}: {url}" for what, url in prices.sources.items()),
     ]

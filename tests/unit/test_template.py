@@ -157,6 +157,39 @@ def test_every_lambda_the_definition_invokes_comes_through_a_substitution() -> N
         assert (logical, attribute) in {(name, "Arn") for name in FUNCTIONS}
 
 
+LAMBDA_TRANSIENT_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def test_every_lambda_task_retries_lambdas_transient_errors_with_jitter() -> None:
+    # GIVEN every state that invokes a Lambda
+    states = json.loads(asl_text())["States"]
+    invoking = {
+        name: state
+        for name, state in states.items()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert invoking
+    for name, state in invoking.items():
+        # THEN it first retries Lambda's own transient errors, bounded, with full jitter
+        first = state["Retry"][0]
+        assert set(first["ErrorEquals"]) == LAMBDA_TRANSIENT_ERRORS, name
+        assert first["JitterStrategy"] == "FULL", name
+        assert 1 <= first["MaxAttempts"] <= 6, name
+
+
+def test_every_task_catches_every_error() -> None:
+    # GIVEN every Task state of the definition
+    # THEN an error it did not expect still leads to an announced outcome, never a silent stop
+    for task in tasks():
+        caught = [error for catcher in task.get("Catch", []) for error in catcher["ErrorEquals"]]
+        assert "States.ALL" in caught, task.get("Resource")
+
+
 def iam_action(task_resource: str) -> str:
     """The IAM action a Task state's Resource needs, e.g. ecs:UpdateService."""
     if not task_resource.startswith("arn:aws:states:::"):
@@ -169,19 +202,36 @@ def iam_action(task_resource: str) -> str:
     return f"{IAM_PREFIX.get(service, service)}:{action[0].upper()}{action[1:]}"
 
 
-def test_the_state_machine_role_allows_every_call_the_definition_makes() -> None:
-    # GIVEN what the state machine's Policies grant
+def granted_to_state_machine() -> set[str]:
+    """The IAM actions the state machine's Policies grant (policy templates expanded)."""
     granted: set[str] = set()
     for policy in STATE_MACHINE["Policies"]:
         if isinstance(policy, Mapping):
-            for name in policy:
-                granted |= SAM_POLICY_TEMPLATE_ACTIONS.get(name, set())
+            for name in (n for n in policy if n != "Statement"):
+                assert name in SAM_POLICY_TEMPLATE_ACTIONS, f"what does {name} grant?"
+                granted |= SAM_POLICY_TEMPLATE_ACTIONS[name]
     granted |= {a for s in statements(STATE_MACHINE["Policies"]) for a in actions_of(s)}
+    return granted
+
+
+def test_the_state_machine_role_allows_every_call_the_definition_makes() -> None:
+    # GIVEN what the state machine's Policies grant
+    granted = granted_to_state_machine()
     # WHEN every Task state's integration is translated to its IAM action
     needed = {iam_action(str(task["Resource"])) for task in tasks()}
     # THEN none is denied at run time
     missing = {a for a in needed if not any(fnmatchcase(a, g) for g in granted)}
     assert missing == set()
+
+
+def test_the_state_machine_role_allows_no_call_the_definition_does_not_make() -> None:
+    # GIVEN the calls the definition makes, and the services they belong to
+    needed = {iam_action(str(task["Resource"])) for task in tasks()}
+    services = {action.split(":")[0] for action in needed}
+    # WHEN the role's grants on those services are listed
+    granted = {a for a in granted_to_state_machine() if a.split(":")[0] in services}
+    # THEN each is a call the definition makes: no Scan of the lock table, no DeleteService
+    assert granted - needed == set()
 
 
 # --- the Lambda platform -------------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The pure parts of `pushgate bench`: budgets, cost arithmetic, the poll loop, the table.
+
+Nothing here is timed: the measurements themselves run only in `make bench`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pushgate_cli.bench import (
+    PRICES,
+    Billed,
+    Prices,
+    Row,
+    Section,
+    deploy_cost,
+    fmt_usd,
+    gb_seconds,
+    judge,
+    loop_states,
+    never_shipped,
+    package_sizes,
+    poll_lengths,
+    polls_for,
+    render_table,
+    transitions_for,
+)
+from pushgate_cli.handlers import REPO_ROOT
+
+pytestmark = pytest.mark.unit
+
+
+# --- PASS / OVER -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "limit", "verdict"),
+    [(12.0, 20.0, "PASS"), (20.0, 20.0, "PASS"), (20.01, 20.0, "OVER"), (1.91, 1.15, "OVER")],
+)
+def test_a_figure_within_its_budget_passes_and_one_beyond_is_over(
+    value: float, limit: float, verdict: str
+) -> None:
+    # GIVEN a measured figure and its budget / WHEN judged / THEN equal is still within
+    assert judge(value, limit) == verdict
+
+
+# --- cost arithmetic -------------------------------------------------------------------------
+def test_lambda_duration_is_billed_in_whole_milliseconds_times_memory() -> None:
+    # GIVEN 1.2 ms at 1024 MB and 10.0 ms at 512 MB
+    invocations = [Billed(1024, 1.2), Billed(512, 10.0)]
+    # WHEN billed / THEN 2 ms x 1 GB + 10 ms x 0.5 GB
+    assert gb_seconds(invocations) == pytest.approx(0.002 + 0.005)
+
+
+def test_one_deploy_costs_its_transitions_plus_its_lambda_time_and_requests() -> None:
+    # GIVEN prices that make the arithmetic visible
+    prices = Prices(
+        sfn_standard_per_1000_transitions=1.0,
+        lambda_arm64_per_gb_second=2.0,
+        lambda_per_million_requests=1_000_000.0,
+    )
+    # WHEN 500 transitions and two invocations worth 0.25 GB-s in all are priced
+    cost = deploy_cost(500, [Billed(512, 250.0), Billed(256, 499.2)], prices)
+    # THEN each part is its quantity times its price, and the total their sum
+    assert cost.step_functions_usd == pytest.approx(0.5)
+    assert cost.gb_seconds == pytest.approx(0.125 + 0.125)
+    assert cost.lambda_duration_usd == pytest.approx(0.5)
+    assert cost.lambda_requests_usd == pytest.approx(2.0)
+    assert cost.total_usd == pytest.approx(3.0)
+
+
+def test_the_list_prices_are_the_published_ones() -> None:
+    # GIVEN the AWS pricing pages: Standard $0.025 per 1,000 transitions; Lambda arm64
+    # $0.0000133334 per GB-s and $0.20 per 1M requests / THEN those are the bench's constants
+    assert PRICES.sfn_standard_per_1000_transitions == 0.025
+    assert PRICES.lambda_arm64_per_gb_second == 0.0000133334
+    assert PRICES.lambda_per_million_requests == 0.20
+    assert all(url.startswith("https://aws.amazon.com/") for url in PRICES.sources.values())
+
+
+@pytest.mark.parametrize(
+    ("rollout_s", "interval_s", "polls"), [(300, 10, 30), (300, 15, 20), (300, 20, 15), (7, 10, 1)]
+)
+def test_a_rollout_is_seen_complete_at_the_first_poll_after_it_ends(
+    rollout_s: int, interval_s: int, polls: int
+) -> None:
+    assert polls_for(rollout_s, interval_s) == polls
+
+
+def test_a_non_positive_poll_interval_is_refused() -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the only error polls_for raises
+        polls_for(300, 0)
+
+
+def test_transitions_grow_by_one_loop_per_extra_poll() -> None:
+    # GIVEN 17 states outside the loop, 5 per poll that goes round, 4 in the last poll
+    # WHEN the rollout takes 1, 2 or 30 polls / THEN each extra poll adds one loop
+    assert transitions_for(17, 5, 4, 1) == 21
+    assert transitions_for(17, 5, 4, 2) == 26
+    assert transitions_for(17, 5, 4, 30) == 17 + 29 * 5 + 4
+
+
+# --- the health-poll loop, from the definition and the path ----------------------------------
+def _machine() -> dict[str, Any]:
+    return {
+        "StartAt": "Start",
+        "States": {
+            "Start": {"Type": "Pass", "Next": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 10, "Next": "Look"},
+            "Look": {
+                "Type": "Task",
+                "Next": "Done?",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Undo"}],
+            },
+            "Done?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.ok", "BooleanEquals": True, "Next": "End"}],
+                "Default": "Late?",
+            },
+            "Late?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.late", "BooleanEquals": True, "Next": "Undo"}],
+                "Default": "Wait",
+            },
+            "Undo": {"Type": "Pass", "Next": "End"},
+            "End": {"Type": "Succeed"},
+        },
+    }
+
+
+def test_the_loop_is_what_leads_from_the_wait_back_to_it() -> None:
+    # GIVEN a machine that waits, looks, and either ends, gives up, or waits again
+    # WHEN the loop through the Wait is computed / THEN the exits are not part of it
+    assert loop_states(_machine(), "Wait") == {"Wait", "Look", "Done?", "Late?"}
+
+
+def test_each_poll_is_counted_from_its_wait() -> None:
+    # GIVEN a run that polled twice and was done at the second look
+    path = ["Start", "Wait", "Look", "Done?", "Late?", "Wait", "Look", "Done?", "End"]
+    loop = loop_states(_machine(), "Wait")
+    # THEN the first poll went round (4 states), the last left the loop after 3
+    assert poll_lengths(path, loop, "Wait") == [4, 3]
+
+
+def test_the_deploy_machine_polls_health_in_its_own_loop() -> None:
+    # GIVEN the real definition / WHEN the loop through "Wait until healthy" is computed
+    definition = json.loads((REPO_ROOT / "statemachine" / "deploy.asl.json").read_text())
+    loop = loop_states(definition, "Wait until healthy")
+    # THEN it holds the poll and its judgement, and none of the steps before or after it
+    assert {"Count the time waited", "Describe the rollout", "Has the deadline passed?"} <= loop
+    assert loop.isdisjoint({"Run migrations", "Announce success", "Suspend autoscaling"})
+
+
+def test_a_state_missing_from_the_definition_is_an_error() -> None:
+    with pytest.raises(KeyError):
+        loop_states(_machine(), "Nowhere")
+
+
+# --- what ships ------------------------------------------------------------------------------
+def test_tests_caches_and_scripts_in_a_package_are_named() -> None:
+    files = [
+        "python/pushgate/db.py",
+        "python/pkg/tests/test_x.py",
+        "python/pkg/__pycache__/mod.cpython-313.pyc",
+        "python/stray.pyc",
+        "python/bin/alembic",
+        "python/alembic/testing/fixtures.py",  # a library module, not a test suite
+    ]
+    assert never_shipped(files) == [
+        "python/bin/alembic",
+        "python/pkg/__pycache__/mod.cpython-313.pyc",
+        "python/pkg/tests/test_x.py",
+        "python/stray.pyc",
+    ]
+
+
+def test_package_sizes_are_the_files_and_their_deflated_zip(tmp_path: Path) -> None:
+    # GIVEN a package of two compressible files
+    library, handler = "x = 1\n" * 2000, "def lambda_handler(e, c):\n    return e\n" * 100
+    (tmp_path / "python").mkdir()
+    (tmp_path / "python" / "a.py").write_text(library)
+    (tmp_path / "app.py").write_text(handler)
+    # WHEN measured
+    unzipped, zipped, files = package_sizes(tmp_path)
+    # THEN unzipped is the sum of the files; the zip is smaller and holds them all
+    assert unzipped == len(library) + len(handler)
+    assert 0 < zipped < unzipped
+    assert sorted(files) == ["app.py", "python/a.py"]
+
+
+# --- the table -------------------------------------------------------------------------------
+def test_the_table_aligns_columns_and_shows_each_verdict() -> None:
+    # GIVEN two sections, one budget line PASS and one OVER
+    sections = [
+        Section("Cold start", [Row("check_database", "227 ms", "<= 250 ms", "PASS")]),
+        Section(
+            "Warm latency",
+            [Row("upgrade at head", "31.5 ms", "<= 20 ms", "OVER"), Row("naive", "50 ms")],
+        ),
+    ]
+    # WHEN rendered
+    lines = render_table(sections, "heading").splitlines()
+    # THEN the heading, a header, a rule, then each section title and its rows
+    assert lines[0] == "heading"
+    assert lines[1].split() == ["measure", "value", "budget", "verdict"]
+    assert set(lines[2]) == {"-"}
+    assert lines[3] == "Cold start"
+    assert lines[5] == "Warm latency"
+    passed, over, plain = lines[4], lines[6], lines[7]
+    assert passed.endswith("PASS")
+    assert over.endswith("OVER")
+    assert not plain.endswith(("PASS", "OVER"))
+    # the value and budget columns start at the same place on every row
+    assert passed.index("227 ms") == over.index("31.5 ms") == plain.index("50 ms")
+    assert passed.index("<= 250 ms") == over.index("<= 20 ms")
+
+
+@pytest.mark.parametrize(
+    ("usd", "shown"),
+    [(0.0, "$0.00"), (1.5, "$1.50"), (0.00415, "$0.00415"), (0.000000940, "$0.000000940")],
+)
+def test_dollars_keep_three_significant_digits_without_exponents(usd: float, shown: str) -> None:
+    assert fmt_usd(usd) == shown
