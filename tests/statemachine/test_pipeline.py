@@ -314,6 +314,22 @@ def test_an_event_that_is_not_a_successful_push_is_rejected(
     assert detail_types(result) == ["Deployment Rejected"]
 
 
+def test_a_push_whose_image_is_not_in_the_repository_is_rejected(rehearsal: Rehearse) -> None:
+    # GIVEN AWS's documented sample push event (its digest is truncated: no such image exists)
+    with rehearsal() as env:
+        event = load_event("ecr_push")
+        event["detail"]["repository-name"] = env.resolver.ref("RepositoryName")
+
+        # WHEN it starts a run
+        result = env.execute(event)
+
+    # THEN the image lookup rejects it before anything is locked, migrated or rolled out
+    assert result.status == "rejected"
+    assert "Take the deployment lock" not in result.path
+    assert_untouched(result)
+    assert detail_types(result) == ["Deployment Rejected"]
+
+
 def test_a_replay_by_tag_resolves_the_digest_and_deploys_it(rehearsal: Rehearse) -> None:
     # GIVEN an image pushed with a tag, replayed by hand from the console by repository and tag
     with rehearsal() as env:
