@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine, engine_from_config
 
 config = context.config
 
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+if config.config_file_name is not None:  # the alembic command line; pushgate has no ini
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 # The service's models are not part of this repository: no autogenerate metadata here.

@@ -26,7 +26,7 @@ from pushgate.rollout import (
 )
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=["botocore"])  # patch_all would import SQLAlchemy, requests
 metrics = Metrics()
 
 # cold start: a missing CLUSTER_NAME / SERVICE_NAME / CONTAINER_NAME fails here, clearly

@@ -26,7 +26,7 @@ from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettin
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer(patch_modules=["botocore", "pg8000"])
+tracer = Tracer(patch_modules=["botocore"])  # patch_all would import libraries never used
 
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -48,11 +48,7 @@ MIGRATOR: Migrator | InvalidRequest = _cold_start()
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
     started = time.perf_counter()
-    deadline = (
-        time.monotonic() + context.get_remaining_time_in_millis() / 1000
-        if context is not None
-        else None
-    )
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
     try:
         if isinstance(SOURCE, DatabaseConfigError):
             raise DatabaseConfigError(str(SOURCE))

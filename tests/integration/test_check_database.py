@@ -274,7 +274,8 @@ def test_cold_start_imports_neither_alembic_nor_sqlalchemy(database_url: str) ->
         settings.DATABASE_URL: database_url,
         settings.POWERTOOLS_SERVICE_NAME: "pushgate",
         settings.POWERTOOLS_TRACE_DISABLED: "false",
-        "AWS_LAMBDA_FUNCTION_NAME": "check",  # Powertools traces only inside Lambda
+        # Powertools traces only inside Lambda, which it knows by LAMBDA_TASK_ROOT
+        "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions" / "check_database"),
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
     out = subprocess.run(

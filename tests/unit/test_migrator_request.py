@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from alembic.script import Script
 from pushgate import settings
 from pushgate.errors import InvalidRequest
 from pushgate.migrator import (
@@ -16,14 +19,12 @@ from pushgate.migrator import (
     MigrationRequest,
     MigrationSettings,
     Migrator,
+    has_working_downgrade,
 )
-from pushgate_cli.handlers import REPO_ROOT
 
-from tests.helpers import load_event
+from tests.helpers import CHAIN, MIGRATIONS, load_event
 
 pytestmark = pytest.mark.unit
-
-MIGRATIONS = REPO_ROOT / "migrations"
 
 
 def test_upgrade_defaults_to_head() -> None:
@@ -107,4 +108,54 @@ def test_lock_key_fits_a_bigint_and_the_chain_is_linear() -> None:
     migrator = Migrator(MigrationSettings.from_env(MIGRATIONS, {}))
 
     assert -(2**63) <= MIGRATION_LOCK_KEY < 2**63
-    assert migrator.revision_chain() == ["3f1c9a2b7d10", "8b2e4d6f1a03", "c47a91e2b5d8"]
+    assert migrator.revisions_to_head() == CHAIN
+    assert Migrator.head_of(MIGRATIONS) == CHAIN[-1]
+
+
+def _revision(directory: Path, source: str, *, keep_source: bool = True) -> Script:
+    """A revision script whose module is ``source`` (its .py removed after loading, if asked)."""
+    path = directory / "revision_under_test.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("revision_under_test", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not keep_source:
+        path.unlink()
+    return cast(Script, types.SimpleNamespace(module=module))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param(
+            "def upgrade():\n    op()\ndef downgrade():\n    op()\n", True, id="undoes-its-work"
+        ),
+        pytest.param(
+            "def upgrade():\n    op()\ndef downgrade():\n    raise NotImplementedError\n",
+            False,
+            id="raises",
+        ),
+        pytest.param(
+            "def upgrade():\n    op()\ndef downgrade():\n    pass\n", False, id="empty-downgrade"
+        ),
+        pytest.param(
+            "def upgrade():\n    pass\ndef downgrade():\n    pass\n", True, id="nothing-to-undo"
+        ),
+        pytest.param("def upgrade():\n    op()\n", False, id="no-downgrade"),
+    ],
+)
+def test_working_downgrade_detection(tmp_path: Path, source: str, expected: bool) -> None:
+    """GIVEN a revision WHEN the plan asks whether it can be undone THEN only a downgrade that
+    exists, does not just raise and undoes a non-empty upgrade counts."""
+    assert has_working_downgrade(_revision(tmp_path, source)) is expected
+
+
+def test_unreadable_source_gets_the_benefit_of_the_doubt(tmp_path: Path) -> None:
+    """GIVEN a revision whose source cannot be read (shipped without .py) WHEN planned THEN it
+    is not reported as lacking a downgrade: alembic would run it."""
+    source = "def upgrade():\n    op()\ndef downgrade():\n    op()\n"
+    revision = _revision(tmp_path, source, keep_source=False)
+
+    assert has_working_downgrade(revision) is True

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
 from pushgate import settings
 from pushgate.errors import ContainerNotFound, InvalidRequest, ServiceNotFound
-from pushgate_cli.handlers import load_handler
+from pushgate_cli.handlers import REPO_ROOT, load_handler
+
+if TYPE_CHECKING:
+    from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.unit
 
@@ -24,17 +30,6 @@ DIGEST = "sha256:" + "7f" * 32
 OTHER_DIGEST = "sha256:" + "c3" * 32
 OLD_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/my-repository-name:1.4.0"
 SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"
-
-
-@dataclass
-class FakeContext:
-    """The attributes Powertools' Logger reads from the Lambda context."""
-
-    function_name: str = "prepare_rollout"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:prepare_rollout"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "6f1c4f0e-0000-4000-8000-000000000000"
 
 
 def push_event(digest: str = DIGEST, **overrides: Any) -> dict[str, Any]:
@@ -55,9 +50,6 @@ def ecs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv(settings.POWERTOOLS_SERVICE_NAME, "pushgate")
-    monkeypatch.setenv(settings.POWERTOOLS_METRICS_NAMESPACE, "Pushgate")
-    monkeypatch.setenv(settings.POWERTOOLS_TRACE_DISABLED, "true")
     monkeypatch.setenv(settings.CLUSTER_NAME, CLUSTER)
     monkeypatch.setenv(settings.SERVICE_NAME, SERVICE)
     monkeypatch.setenv(settings.CONTAINER_NAME, "app")
@@ -112,11 +104,13 @@ def containers(ecs: Any, arn: str) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in td["containerDefinitions"]}
 
 
-def test_registers_a_revision_pinning_the_digest(ecs: Any, handler: ModuleType) -> None:
+def test_registers_a_revision_pinning_the_digest(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN the service runs web:1 with three tasks
     before = current_task_definition(ecs)
     # WHEN a push of a new digest is prepared
-    result = handler.lambda_handler(push_event(), FakeContext())
+    result = handler.lambda_handler(push_event(), lambda_context)
     # THEN a new revision exists whose app container pulls repository@digest
     image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/my-repository-name@{DIGEST}"
     assert result["image"] == image
@@ -137,25 +131,29 @@ def test_registers_a_revision_pinning_the_digest(ecs: Any, handler: ModuleType) 
     assert current_task_definition(ecs) == before
 
 
-def test_the_same_digest_reuses_its_revision(ecs: Any, handler: ModuleType) -> None:
+def test_the_same_digest_reuses_its_revision(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN a digest already prepared once
-    first = handler.lambda_handler(push_event(), FakeContext())
+    first = handler.lambda_handler(push_event(), lambda_context)
     count = len(revisions(ecs))
     # WHEN it is prepared again (a retry, a replay, a redrive)
-    again = handler.lambda_handler(push_event(), FakeContext())
+    again = handler.lambda_handler(push_event(), lambda_context)
     # THEN the same revision is returned and nothing new is registered
     assert again["task_definition"] == first["task_definition"]
     assert again["reused"] is True
     assert len(revisions(ecs)) == count
 
 
-def test_the_serving_revision_is_reused(ecs: Any, handler: ModuleType) -> None:
+def test_the_serving_revision_is_reused(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN the service already runs the revision pinning the digest
-    prepared = handler.lambda_handler(push_event(), FakeContext())
+    prepared = handler.lambda_handler(push_event(), lambda_context)
     ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=prepared["task_definition"])
     count = len(revisions(ecs))
     # WHEN the digest is prepared again
-    result = handler.lambda_handler(push_event(), FakeContext())
+    result = handler.lambda_handler(push_event(), lambda_context)
     # THEN the serving revision is both the previous and the one to roll out
     assert result["task_definition"] == prepared["task_definition"]
     assert result["previous_task_definition"] == prepared["task_definition"]
@@ -163,35 +161,41 @@ def test_the_serving_revision_is_reused(ecs: Any, handler: ModuleType) -> None:
     assert len(revisions(ecs)) == count
 
 
-def test_another_digest_gets_its_own_revision(ecs: Any, handler: ModuleType) -> None:
+def test_another_digest_gets_its_own_revision(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN one digest prepared
-    first = handler.lambda_handler(push_event(), FakeContext())
+    first = handler.lambda_handler(push_event(), lambda_context)
     # WHEN another digest is prepared
-    second = handler.lambda_handler(push_event(OTHER_DIGEST), FakeContext())
+    second = handler.lambda_handler(push_event(OTHER_DIGEST), lambda_context)
     # THEN it gets a different revision pinning the other digest
     assert second["task_definition"] != first["task_definition"]
     assert second["reused"] is False
     assert containers(ecs, second["task_definition"])["app"]["image"].endswith(OTHER_DIGEST)
 
 
-def test_a_malformed_digest_changes_nothing(ecs: Any, handler: ModuleType) -> None:
+def test_a_malformed_digest_changes_nothing(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN the digest from AWS's sample event, which is 60 hex digits, not 64
     count = len(revisions(ecs))
     bad = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"
     # WHEN it is prepared THEN InvalidRequest is raised and nothing is registered
     with pytest.raises(InvalidRequest):
-        handler.lambda_handler(push_event(bad), FakeContext())
+        handler.lambda_handler(push_event(bad), lambda_context)
     assert len(revisions(ecs)) == count
 
 
-def test_an_unknown_container_is_reported(ecs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_container_is_reported(
+    ecs: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN CONTAINER_NAME names a container the task definition does not have
     monkeypatch.setenv(settings.CONTAINER_NAME, "worker")
     handler = load_handler("prepare_rollout", fresh=True)
     count = len(revisions(ecs))
     # WHEN a push is prepared THEN ContainerNotFound is raised and nothing is registered
     with pytest.raises(ContainerNotFound):
-        handler.lambda_handler(push_event(), FakeContext())
+        handler.lambda_handler(push_event(), lambda_context)
     assert len(revisions(ecs)) == count
 
 
@@ -199,23 +203,29 @@ def test_an_unknown_container_is_reported(ecs: Any, monkeypatch: pytest.MonkeyPa
     ("setting", "value"), [(settings.SERVICE_NAME, "api"), (settings.CLUSTER_NAME, "other")]
 )
 def test_an_unknown_service_is_reported(
-    ecs: Any, monkeypatch: pytest.MonkeyPatch, setting: str, value: str
+    ecs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    value: str,
+    lambda_context: FakeLambdaContext,
 ) -> None:
     # GIVEN the settings name a service or cluster that does not exist
     monkeypatch.setenv(setting, value)
     handler = load_handler("prepare_rollout", fresh=True)
     # WHEN a push is prepared THEN ServiceNotFound is raised
     with pytest.raises(ServiceNotFound):
-        handler.lambda_handler(push_event(), FakeContext())
+        handler.lambda_handler(push_event(), lambda_context)
 
 
-def test_a_deleted_service_is_reported(ecs: Any, handler: ModuleType) -> None:
+def test_a_deleted_service_is_reported(
+    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+) -> None:
     # GIVEN the service was scaled in and deleted (it is no longer ACTIVE)
     ecs.update_service(cluster=CLUSTER, service=SERVICE, desiredCount=0)
     ecs.delete_service(cluster=CLUSTER, service=SERVICE)
     # WHEN a push is prepared THEN ServiceNotFound is raised
     with pytest.raises(ServiceNotFound):
-        handler.lambda_handler(push_event(), FakeContext())
+        handler.lambda_handler(push_event(), lambda_context)
 
 
 @pytest.mark.parametrize(
@@ -229,3 +239,37 @@ def test_a_missing_setting_fails_the_cold_start(
     # WHEN the function cold-starts THEN it fails with InvalidRequest naming nothing else
     with pytest.raises(InvalidRequest):
         load_handler("prepare_rollout", fresh=True)
+
+
+def test_cold_start_with_tracing_imports_no_database_library() -> None:
+    """GIVEN a fresh interpreter with tracing on, as in AWS WHEN prepare_rollout cold-starts THEN
+    it has not paid for SQLAlchemy, alembic or pg8000 (X-Ray patches only botocore)."""
+    code = (
+        "import json, sys\n"
+        "from pushgate_cli.handlers import load_handler\n"
+        "load_handler('prepare_rollout')\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'alembic', 'sqlalchemy', 'pg8000', 'requests'})))\n"
+    )
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": REGION,
+        settings.CLUSTER_NAME: CLUSTER,
+        settings.SERVICE_NAME: SERVICE,
+        settings.CONTAINER_NAME: "app",
+        settings.POWERTOOLS_SERVICE_NAME: "pushgate",
+        settings.POWERTOOLS_TRACE_DISABLED: "false",
+        "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions" / "prepare_rollout"),  # "in Lambda"
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

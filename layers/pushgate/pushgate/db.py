@@ -28,9 +28,10 @@ SQLAlchemy, so neither is imported here.
 
 from __future__ import annotations
 
+import logging
 import os
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -40,7 +41,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from pushgate import settings
-from pushgate.errors import DatabaseConfigError, DatabaseNotReady
+from pushgate.errors import DatabaseConfigError, DatabaseNotReady, PushgateError
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS: Final = 5.0
 SECRET_MAX_AGE_SECONDS: Final = 300
@@ -60,10 +61,9 @@ _NOT_READY_CODES: Final = frozenset(
         "25006",  # read_only_sql_transaction: we reached a replica
     }
 )
+_CONFIG_CLASSES: Final = ("28",)  # invalid authorization: bad password, no pg_hba.conf entry
 _CONFIG_CODES: Final = frozenset(
     {
-        "28000",  # invalid_authorization_specification (e.g. no pg_hba.conf entry)
-        "28P01",  # invalid_password
         "3D000",  # invalid_catalog_name: unknown database
         "42501",  # insufficient_privilege (e.g. no CONNECT on the database)
     }
@@ -94,20 +94,30 @@ class DatabaseSettings:
         )
 
 
-def read_connect_timeout(environ: Mapping[str, str]) -> float:
-    """``DATABASE_CONNECT_TIMEOUT`` as seconds (> 0), or the documented default."""
-    raw = environ.get(settings.DATABASE_CONNECT_TIMEOUT, "").strip()
+def read_positive_number(
+    environ: Mapping[str, str],
+    name: str,
+    default: float,
+    error: type[PushgateError] = DatabaseConfigError,
+) -> float:
+    """The optional tunable ``name`` as a number > 0, or its documented ``default``."""
+    raw = environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_CONNECT_TIMEOUT_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise DatabaseConfigError(
-            f"{settings.DATABASE_CONNECT_TIMEOUT} must be a number of seconds, got {raw!r}"
-        ) from None
+        raise error(f"{name} must be a number, got {raw!r}") from None
     if not value > 0:
-        raise DatabaseConfigError(f"{settings.DATABASE_CONNECT_TIMEOUT} must be > 0, got {raw!r}")
+        raise error(f"{name} must be > 0, got {raw!r}")
     return value
+
+
+def read_connect_timeout(environ: Mapping[str, str]) -> float:
+    """``DATABASE_CONNECT_TIMEOUT`` as seconds (> 0), or the documented default."""
+    return read_positive_number(
+        environ, settings.DATABASE_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT_SECONDS
+    )
 
 
 def read_sslmode(raw: str | None, name: str = settings.DATABASE_SSLMODE) -> SslMode:
@@ -217,6 +227,9 @@ def fetch_secret_settings(
     """Settings from the Secrets Manager secret ``arn`` (cached by Powertools)."""
     from aws_lambda_powertools.utilities import parameters
 
+    # botocore logs every response body at DEBUG: GetSecretValue's holds the password. With the
+    # function's log level at DEBUG (troubleshooting), that would put it in CloudWatch.
+    logging.getLogger("botocore.parsers").setLevel(logging.INFO)
     try:
         secret = parameters.get_secret(
             arn, transform="json", max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force_fetch
@@ -306,30 +319,38 @@ def load_database_source(
         return exc
 
 
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a pg8000 error (or of the pg8000 error a SQLAlchemy error wraps)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps: SQLAlchemy's ``orig``, else the cause or context (a few)."""
     seen: BaseException | None = exc
     for _ in range(5):
         if seen is None:
-            return None
-        if isinstance(seen, DatabaseError) and seen.args and isinstance(seen.args[0], dict):
-            code = seen.args[0].get("C")
-            return code if isinstance(code, str) else None
+            return
+        yield seen
         orig = getattr(seen, "orig", None)  # sqlalchemy.exc.DBAPIError
         seen = orig if isinstance(orig, BaseException) else (seen.__cause__ or seen.__context__)
+
+
+def _server_error(exc: BaseException) -> dict[str, Any] | None:
+    """The fields of the server's ErrorResponse that ``exc`` carries (pg8000 keys them by
+    protocol letter: ``C`` SQLSTATE, ``M`` message), if any."""
+    for seen in _causes(exc):
+        if isinstance(seen, DatabaseError) and seen.args and isinstance(seen.args[0], dict):
+            return seen.args[0]
     return None
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a pg8000 error (or of the pg8000 error a SQLAlchemy error wraps)."""
+    fields = _server_error(exc)
+    code = fields.get("C") if fields is not None else None
+    return code if isinstance(code, str) else None
 
 
 def server_message(exc: BaseException) -> str:
     """The server's message of a pg8000 error, for humans (never used to classify)."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            break
-        if isinstance(seen, DatabaseError) and seen.args and isinstance(seen.args[0], dict):
-            return str(seen.args[0].get("M", "")) or type(seen).__name__
-        orig = getattr(seen, "orig", None)
-        seen = orig if isinstance(orig, BaseException) else (seen.__cause__ or seen.__context__)
+    fields = _server_error(exc)
+    if fields is not None and fields.get("M"):
+        return str(fields["M"])
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -342,21 +363,16 @@ def classify_error(exc: BaseException) -> DatabaseNotReady | DatabaseConfigError
     code = sqlstate(exc)
     if code is not None:
         message = f"{server_message(exc)} (SQLSTATE {code})"
-        if code in _CONFIG_CODES or code.startswith("28"):
+        if code in _CONFIG_CODES or code.startswith(_CONFIG_CLASSES):
             return DatabaseConfigError(message)
         if code in _NOT_READY_CODES or code.startswith(_NOT_READY_CLASSES):
             return DatabaseNotReady(message)
         return None
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            break
+    for seen in _causes(exc):
         if isinstance(seen, InterfaceError | OSError):
             cause = seen.__cause__ or seen.__context__
             detail = f"{type(cause).__name__}: {cause}" if cause else f"{seen}"
             return DatabaseNotReady(f"cannot reach the database: {seen} ({detail})")
-        orig = getattr(seen, "orig", None)
-        seen = orig if isinstance(orig, BaseException) else (seen.__cause__ or seen.__context__)
     return None
 
 

@@ -20,6 +20,10 @@ Safety, in the order it happens:
 6. A deadline (the Lambda's, minus :data:`DEADLINE_MARGIN_SECONDS`) bounds every wait, caps
    ``statement_timeout`` and is checked before each statement: the run stops, rolls back and
    raises ``MigrationFailed`` instead of being killed mid-way.
+7. Errors leave as pushgate errors, classified by SQLSTATE and type, never by message: losing
+   the database (refused, reset, shut down, failed over), before or during the transaction, is
+   ``DatabaseNotReady`` (the state machine retries it; a retry is safe, see 3); credentials
+   refused before anything ran, ``DatabaseConfigError``; anything else, ``MigrationFailed``.
 
 The alembic ``Config`` and ``ScriptDirectory`` (all revision files parsed) are built once per
 process (cold start); an upgrade that finds the database already at the target does not even
@@ -57,6 +61,7 @@ from pushgate.db import (
     classify_error,
     connect_dbapi,
     parse_database_url,
+    read_positive_number,
     server_message,
     sqlstate,
 )
@@ -68,7 +73,7 @@ from pushgate.errors import (
     PushgateError,
     SchemaDrift,
 )
-from pushgate.readiness import check_database
+from pushgate.readiness import VERSION_TABLE, check_database
 
 
 @functools.cache
@@ -85,7 +90,6 @@ LOCK_POLL_SECONDS: Final = 0.25  # advisory lock polling interval (plus up to 50
 LOCK_NOT_AVAILABLE_ATTEMPTS: Final = 3  # tries of the whole transaction on SQLSTATE 55P03
 LOCK_NOT_AVAILABLE_BACKOFF_SECONDS: Final = 0.5  # base of the full-jitter exponential backoff
 DEADLINE_MARGIN_SECONDS: Final = 2.0  # stop this long before the Lambda's own timeout
-VERSION_TABLE: Final = "alembic_version"
 
 Action = Literal["plan", "upgrade", "downgrade"]
 ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade")
@@ -115,16 +119,7 @@ class MigrationResult(TypedDict):
 
 # -- settings and requests -------------------------------------------------------------------
 def _positive_number(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise InvalidRequest(f"{name} must be > 0, got {raw!r}")
-    return value
+    return read_positive_number(environ, name, default, InvalidRequest)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,32 +206,48 @@ def _only_trivial(body: list[ast.stmt]) -> bool:
     )
 
 
+class _SourceUnavailable(Exception):
+    """A revision function whose source cannot be read (e.g. a sourceless .pyc)."""
+
+
 def _function_body(module: Any, name: str) -> list[ast.stmt] | None:
+    """The statements of ``module.name()``, or None when there is no such function."""
     fn = getattr(module, name, None)
     if fn is None:
         return None
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return []  # cannot read the source: assume it does something
-    node = tree.body[0]
-    return node.body if isinstance(node, ast.FunctionDef) else []
+        node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    except (OSError, TypeError, SyntaxError) as exc:
+        raise _SourceUnavailable(name) from exc
+    if not isinstance(node, ast.FunctionDef):
+        raise _SourceUnavailable(name)
+    return node.body
 
 
 def has_working_downgrade(script: Script) -> bool:
     """Whether a revision can be undone: its downgrade() exists, does not just raise, and is not
-    empty while its upgrade() does something."""
-    down = _function_body(script.module, "downgrade")
-    if down is None or (down and all(isinstance(node, ast.Raise) for node in down)):
-        return False
-    if _only_trivial(down):
-        up = _function_body(script.module, "upgrade")
-        return up is None or _only_trivial(up)
+    empty while its upgrade() does something. Source that cannot be read gets the benefit of the
+    doubt (alembic would run it)."""
+    try:
+        down = _function_body(script.module, "downgrade")
+        if down is None or (down and all(isinstance(node, ast.Raise) for node in down)):
+            return False
+        if _only_trivial(down):
+            up = _function_body(script.module, "upgrade")
+            return up is None or _only_trivial(up)
+    except _SourceUnavailable:
+        return True
     return True
 
 
 def _rev(revisions: tuple[str, ...]) -> str | None:
     return ",".join(revisions) if revisions else None
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, for humans: the server's message and SQLSTATE when there is one."""
+    code = sqlstate(exc)
+    return server_message(exc) + (f" (SQLSTATE {code})" if code else "")
 
 
 @dataclass(frozen=True)
@@ -256,7 +267,6 @@ class Migrator:
         self.config.set_main_option("script_location", str(migration_settings.script_location))
         # offline SQL (plan) needs a dialect, never credentials
         self.config.set_main_option("sqlalchemy.url", "postgresql+pg8000://")
-        self.config.attributes["configure_logger"] = False
         self.script = ScriptDirectory.from_config(self.config)
         try:
             self._heads = tuple(self.script.get_heads())  # parses every revision file, once
@@ -264,7 +274,6 @@ class Migrator:
             raise InvalidRequest(f"the alembic script directory is broken: {exc}") from exc
         self._engines: dict[DatabaseSettings, Engine] = {}
         self._downgradable: dict[str, bool] = {}
-        self._current_step: RevisionStep | None = None
         self._bound: DatabaseSettings | None = None
 
     # -- public ------------------------------------------------------------------------------
@@ -275,12 +284,8 @@ class Migrator:
         end); the run stops :data:`DEADLINE_MARGIN_SECONDS` before it."""
         started = time.perf_counter()
         stop_at = None if deadline is None else deadline - DEADLINE_MARGIN_SECONDS
-        if len(self._heads) != 1:
-            raise InvalidRequest(
-                f"the script directory has {len(self._heads)} heads ({', '.join(self._heads)}); "
-                "merge them first"
-            )
-        self._check_target_syntax(request.target)
+        self._single_head()
+        self._absolute_target(request.target)  # an unknown revision fails before connecting
         conn = self._connect(db)
         locked = False
         try:
@@ -290,14 +295,19 @@ class Migrator:
             current = self._current(conn)
             conn.commit()
             result = self._run_locked(conn, request, current, stop_at)
+        except PushgateError:
+            raise
+        except Exception as exc:  # before or around the migration's transaction: nothing changed
+            classified = classify_error(exc)
+            if classified is not None:
+                raise classified from exc
+            raise MigrationFailed(
+                f"the {request.action} failed: {_detail(exc)}; nothing was changed"
+            ) from exc
         finally:
             self._close(conn, locked)
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
         return result
-
-    def revision_chain(self) -> list[str]:
-        """Every revision id from base to head."""
-        return [s.revision for s in reversed(list(self.script.walk_revisions()))]
 
     # -- conveniences for the CLI (rehearsal) ------------------------------------------------
     @classmethod
@@ -308,8 +318,8 @@ class Migrator:
         return migrator
 
     def revisions_to_head(self) -> list[str]:
-        """Every revision id from base to head (as :meth:`revision_chain`)."""
-        return self.revision_chain()
+        """Every revision id from base to head."""
+        return [s.revision for s in reversed(list(self.script.walk_revisions()))]
 
     def move_to(self, target: str, db: DatabaseSettings | None = None) -> MigrationResult:
         """Upgrade or downgrade (whichever it takes) to ``target``; the bound database by
@@ -317,9 +327,8 @@ class Migrator:
         settings_ = db or self._bound
         if settings_ is None:
             raise InvalidRequest("no database: pass db= or build the migrator with from_url()")
-        self._check_target_syntax(target)
-        current = self.current_revision(settings_)
         absolute = self._absolute_target(target)
+        current = self.current_revision(settings_)
         if absolute is None:
             up = target.startswith("+")
         else:
@@ -336,15 +345,10 @@ class Migrator:
     def current_revision_of(url: str) -> str | None:
         return Migrator.current_revision(parse_database_url(url))
 
-    @staticmethod
-    def head_of(script_location: Path) -> str:
+    @classmethod
+    def head_of(cls, script_location: Path) -> str:
         """The single head revision of an alembic script directory."""
-        config = Config()
-        config.set_main_option("script_location", str(script_location))
-        heads = ScriptDirectory.from_config(config).get_heads()
-        if len(heads) != 1:
-            raise InvalidRequest(f"{script_location} has {len(heads)} heads: {heads}")
-        return heads[0]
+        return cls(MigrationSettings(script_location=Path(script_location)))._single_head()
 
     # -- steps -------------------------------------------------------------------------------
     def _run_locked(
@@ -387,14 +391,21 @@ class Migrator:
     def _result(
         action: Action, current: str | None, to: str | None, applied: list[str]
     ) -> MigrationResult:
-        return MigrationResult(
+        result = MigrationResult(
             action=action, from_revision=current, to_revision=to, applied=applied, duration_ms=0.0
         )
+        if action == "plan":  # filled in by the caller when something is pending
+            result["pending"] = []
+            result["sql"] = ""
+        return result
 
-    def _check_target_syntax(self, target: str) -> None:
-        if _RELATIVE.match(target):
-            return
-        self._absolute_target(target)
+    def _single_head(self) -> str:
+        if len(self._heads) != 1:
+            raise InvalidRequest(
+                f"{self.settings.script_location} has {len(self._heads)} heads "
+                f"({', '.join(self._heads)}); merge them first"
+            )
+        return self._heads[0]
 
     def _absolute_target(self, target: str) -> tuple[str | None] | None:
         """(revision or None for base) for an absolute target; None for a relative one."""
@@ -403,7 +414,7 @@ class Migrator:
         if target == "base":
             return (None,)
         if target == "head":
-            return (self._heads[0],)
+            return (self._single_head(),)
         try:
             script = self.script.get_revision(target)
         except CommandError as exc:
@@ -485,18 +496,12 @@ class Migrator:
     def _engine(self, db: DatabaseSettings) -> Engine:
         engine = self._engines.get(db)
         if engine is None:
-            url = URL.create(
-                "postgresql+pg8000",
-                username=db.user,
-                password=db.password,  # URL.create escapes it; repr hides it
-                host=db.host,
-                port=db.port,
-                database=db.database,
-            )
-            # the URL names the dialect and driver; pushgate.db opens the connection itself (TLS
-            # mode, connect timeout, errors classified as DatabaseNotReady/DatabaseConfigError)
+            # the URL only names the dialect and driver (no credentials): pushgate.db opens the
+            # connection itself (TLS mode, connect timeout, errors classified as
+            # DatabaseNotReady/DatabaseConfigError). One engine per settings: its dialect
+            # initialisation (a few queries) runs once per process, not once per invocation.
             engine = create_engine(
-                url,
+                URL.create("postgresql+pg8000"),
                 poolclass=NullPool,
                 creator=lambda: connect_dbapi(db, "pushgate-migrations"),
             )
@@ -582,24 +587,21 @@ class Migrator:
     def _migrate(
         self, conn: Connection, plan: _Plan, current: str | None, stop_at: float | None
     ) -> list[str]:
-        applied = [step.revision.revision for step in plan.steps]
         for attempt in range(1, LOCK_NOT_AVAILABLE_ATTEMPTS + 1):
+            running: list[RevisionStep] = []  # the step being run, while one is
             try:
-                self._transaction(conn, plan, current, stop_at)
-                return applied
+                self._transaction(conn, plan, stop_at, running)
+                return [step.revision.revision for step in plan.steps]
             except Exception as exc:
-                failed = self._current_step
-                self._current_step = None
                 if conn.in_transaction():
                     conn.rollback()
-                self._raise_for(exc, failed, plan, current, attempt, stop_at)
+                self._raise_for(exc, running[-1] if running else None, current, attempt, stop_at)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _raise_for(
         self,
         exc: Exception,
         failed: RevisionStep | None,
-        plan: _Plan,
         current: str | None,
         attempt: int,
         stop_at: float | None,
@@ -640,16 +642,20 @@ class Migrator:
                 else f"by statement_timeout={self.settings.statement_timeout_ms} ms"
             )
             raise MigrationFailed(f"{where} was cancelled {why}; {left}") from exc
+        # lost the connection, a failover, a shutdown: all rolled back, so worth retrying
         classified = classify_error(exc)
-        if isinstance(classified, DatabaseNotReady) and code is None:
+        if isinstance(classified, DatabaseNotReady):
             raise DatabaseNotReady(
                 f"lost the database during {where}: {classified}; {left}"
             ) from exc
-        detail = server_message(exc) + (f" (SQLSTATE {code})" if code else "")
-        raise MigrationFailed(f"{where} failed: {detail}; {left}") from exc
+        raise MigrationFailed(f"{where} failed: {_detail(exc)}; {left}") from exc
 
     def _transaction(
-        self, conn: Connection, plan: _Plan, current: str | None, stop_at: float | None
+        self,
+        conn: Connection,
+        plan: _Plan,
+        stop_at: float | None,
+        running: list[RevisionStep],
     ) -> None:
         statement_timeout_ms = self.settings.statement_timeout_ms
         if stop_at is not None:
@@ -673,7 +679,7 @@ class Migrator:
 
         def tracked(rev: Any, context: MigrationContext) -> Iterator[RevisionStep]:
             for step in plan.steps:
-                self._current_step = step
+                running[:] = [step]
                 _logger().info(
                     "running revision",
                     extra={
@@ -700,7 +706,7 @@ class Migrator:
                         self.script.run_env()
                 finally:
                     self.config.attributes.pop("connection", None)
-                self._current_step = None
+                running.clear()
                 reached = self._current(conn)
                 if reached != plan.to_revision:
                     raise MigrationFailed(
