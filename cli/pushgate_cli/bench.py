@@ -370,7 +370,7 @@ def cold_start_environment(
     template: Mapping[str, Any], parameters: Mapping[str, str]
 ) -> dict[str, str]:
     """What every function's cold start sees: the template's environment (resolved), a region,
-    and X-Ray off (there is no daemon here)."""
+    X-Ray off (there is no daemon here), and byte-code caches allowed."""
     from pushgate_cli.template import Resolver, function_environment
 
     resolver = Resolver(template, parameters)
@@ -378,6 +378,9 @@ def cold_start_environment(
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("POWERTOOLS_", "DATABASE_", "MIGRATION", "AWS_"))
+        # the warm-up round must leave byte-code caches for pushgate's own modules too, as
+        # pip left them for alembic's: otherwise only ours are compiled from source each time
+        and k != "PYTHONDONTWRITEBYTECODE"
     }
     for logical_id in FUNCTIONS.values():
         env.update(function_environment(template, resolver, logical_id))
