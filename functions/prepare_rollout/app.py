@@ -17,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from pushgate.errors import PushgateError
 from pushgate.rollout import (
     PushedImage,
     Rollout,
@@ -39,9 +40,15 @@ ROLLOUT = Rollout(ECS, TARGET, register_fields_of(ECS))
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> RolloutResult:
-    image = PushedImage.from_event(event)
     logger.append_keys(cluster=TARGET.cluster, service=TARGET.service, container=TARGET.container)
-    result = ROLLOUT.prepare(image)
+    try:
+        result = ROLLOUT.prepare(PushedImage.from_event(event))
+    except PushgateError as exc:
+        metrics.add_metric(name="RolloutPreparationFailures", unit=MetricUnit.Count, value=1)
+        logger.error(
+            "rollout not prepared", extra={"error_type": type(exc).__name__, "error": str(exc)}
+        )
+        raise
     metrics.add_metric(
         name="TaskDefinitionReused" if result["reused"] else "TaskDefinitionRegistered",
         unit=MetricUnit.Count,
