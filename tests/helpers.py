@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +95,40 @@ class ScriptDir:
             ]
         )
         (self.path / "versions" / f"{rev}_test.py").write_text(source)
+
+
+def modules_after_cold_start(
+    function: str, env: Mapping[str, str], roots: Iterable[str], *, invoke: bool = False
+) -> list[str]:
+    """Cold-start `functions/<function>` in a fresh interpreter as Lambda would (X-Ray tracing
+    on: Powertools traces when LAMBDA_TASK_ROOT is set), optionally invoke it once with `{}`,
+    and return which of the top-level packages `roots` it had imported by then."""
+    code = (
+        "import json, sys\n"
+        "from pushgate_cli.handlers import load_handler\n"
+        "class Context:\n"
+        "    function_name = 'cold'; memory_limit_in_mb = 128; aws_request_id = 'r'\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:cold'\n"
+        f"handler = load_handler({function!r})\n"
+        + ("handler.lambda_handler({}, Context())\n" if invoke else "")
+        + f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(roots)!r})))\n"
+    )
+    lambda_env = {
+        **os.environ,
+        "POWERTOOLS_SERVICE_NAME": "pushgate",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions" / function),
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+        **env,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=lambda_env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    imported: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return imported

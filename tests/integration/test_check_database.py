@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -20,9 +17,9 @@ from moto import mock_aws
 from pushgate import settings
 from pushgate.errors import DatabaseConfigError, DatabaseNotReady
 from pushgate_cli.embedded import APP_DATABASE, APP_PASSWORD, APP_USER, EmbeddedPostgres
-from pushgate_cli.handlers import REPO_ROOT, load_handler
+from pushgate_cli.handlers import load_handler
 
-from tests.helpers import HEAD, load_event
+from tests.helpers import HEAD, load_event, modules_after_cold_start
 
 if TYPE_CHECKING:
     from tests.conftest import FakeLambdaContext
@@ -258,37 +255,14 @@ def test_missing_secret_is_a_config_error(
 def test_cold_start_imports_neither_alembic_nor_sqlalchemy(database_url: str) -> None:
     """GIVEN a fresh interpreter with tracing on (as in AWS) WHEN check_database is loaded and
     invoked THEN neither alembic nor SQLAlchemy was imported."""
-    code = (
-        "import json, sys\n"
-        "from pushgate_cli.handlers import load_handler\n"
-        "class Ctx:\n"
-        "    function_name = 'check'; memory_limit_in_mb = 128; aws_request_id = 'r'\n"
-        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:check'\n"
-        "handler = load_handler('check_database')\n"
-        "handler.lambda_handler({}, Ctx())\n"
-        "print(json.dumps(sorted(m for m in sys.modules"
-        " if m.split('.')[0] in ('alembic', 'sqlalchemy'))))\n"
-    )
-    env = {
-        **os.environ,
-        settings.DATABASE_URL: database_url,
-        settings.POWERTOOLS_SERVICE_NAME: "pushgate",
-        settings.POWERTOOLS_TRACE_DISABLED: "false",
-        # Powertools traces only inside Lambda, which it knows by LAMBDA_TASK_ROOT
-        "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions" / "check_database"),
-        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+    imported = modules_after_cold_start(
+        "check_database",
+        {settings.DATABASE_URL: database_url},
+        {"alembic", "sqlalchemy"},
+        invoke=True,
     )
 
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert imported == []
 
 
 def test_a_rotated_password_is_picked_up_at_once(

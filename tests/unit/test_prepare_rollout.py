@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -15,7 +11,9 @@ import pytest
 from moto import mock_aws
 from pushgate import settings
 from pushgate.errors import ContainerNotFound, InvalidRequest, ServiceNotFound
-from pushgate_cli.handlers import REPO_ROOT, load_handler
+from pushgate_cli.handlers import load_handler
+
+from tests.helpers import modules_after_cold_start
 
 if TYPE_CHECKING:
     from tests.conftest import FakeLambdaContext
@@ -244,32 +242,15 @@ def test_a_missing_setting_fails_the_cold_start(
 def test_cold_start_with_tracing_imports_no_database_library() -> None:
     """GIVEN a fresh interpreter with tracing on, as in AWS WHEN prepare_rollout cold-starts THEN
     it has not paid for SQLAlchemy, alembic or pg8000 (X-Ray patches only botocore)."""
-    code = (
-        "import json, sys\n"
-        "from pushgate_cli.handlers import load_handler\n"
-        "load_handler('prepare_rollout')\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules}"
-        " & {'alembic', 'sqlalchemy', 'pg8000', 'requests'})))\n"
-    )
     env = {
-        **os.environ,
         "AWS_DEFAULT_REGION": REGION,
         settings.CLUSTER_NAME: CLUSTER,
         settings.SERVICE_NAME: SERVICE,
         settings.CONTAINER_NAME: "app",
-        settings.POWERTOOLS_SERVICE_NAME: "pushgate",
-        settings.POWERTOOLS_TRACE_DISABLED: "false",
-        "LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions" / "prepare_rollout"),  # "in Lambda"
-        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+
+    imported = modules_after_cold_start(
+        "prepare_rollout", env, {"alembic", "sqlalchemy", "pg8000", "requests"}
     )
 
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert imported == []
