@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -27,9 +28,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
+from pushgate.db import parse_database_url
+from pushgate.errors import PushgateError
+from pushgate.migrator import Migrator
 
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, load_handler
@@ -227,7 +230,7 @@ class RehearsalEnvironment:
         self.state_machine_arn = ""
         self.lambda_observers: list[Callable[[str, Any, BaseException | None], None]] = []
         self._runs = 0
-        self._images: dict[str, str] = {}  # repository:tag -> digest
+        self._pushes = 0
         self._repositories: set[str] = set()
 
     # --- set-up ------------------------------------------------------------------------------
@@ -249,11 +252,8 @@ class RehearsalEnvironment:
         if not (source / "env.py").is_file():
             raise RehearsalError(f"{source} is not an alembic script directory (no env.py)")
         # the start is where the released scripts put it, before any scenario adds to them
-        self.revision_at_start = _prepare_schema(
-            self.database_url, source, self.config.start_revision
-        )
+        _prepare_schema(self.database_url, source, self.config.start_revision)
         migrations = self._migrations_dir(source)
-        self.migrations_dir = migrations
         self._stack.enter_context(_environ(self._process_environment(migrations)))
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
@@ -403,17 +403,14 @@ class RehearsalEnvironment:
                 )
 
     def _database_secret(self, *, reachable: bool) -> str:
-        url = urlsplit(self.database_url)
-        port = url.port or 5432
-        if not reachable:
-            port = _closed_port()
-        secret = {
+        db = parse_database_url(self.database_url)
+        secret = {  # the RDS secret format
             "engine": "postgres",
-            "host": url.hostname or "localhost",
-            "port": port,
-            "username": _unquote(url.username or ""),
-            "password": _unquote(url.password or ""),
-            "dbname": url.path.lstrip("/") or "postgres",
+            "host": db.host,
+            "port": db.port if reachable else _closed_port(),
+            "username": db.user,
+            "password": db.password,
+            "dbname": db.database,
         }
         created = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="pushgate/rehearsal/database", SecretString=json.dumps(secret)
@@ -482,7 +479,8 @@ class RehearsalEnvironment:
             with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
                 ecr.create_repository(repositoryName=repository)
             self._repositories.add(repository)
-        layer = "sha256:" + hashlib.sha256(f"{tag}-{len(self._images)}".encode()).hexdigest()
+        self._pushes += 1
+        layer = "sha256:" + hashlib.sha256(f"{tag}-{self._pushes}".encode()).hexdigest()
         manifest = json.dumps(
             {
                 "schemaVersion": 2,
@@ -497,9 +495,7 @@ class RehearsalEnvironment:
             **({"imageTag": tag} if tag else {}),
             **({"imageDigest": digest} if digest else {}),
         )
-        pushed = str(put["image"]["imageId"]["imageDigest"])
-        self._images[f"{repository}:{tag}"] = pushed
-        return pushed
+        return str(put["image"]["imageId"]["imageDigest"])
 
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
@@ -629,28 +625,27 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------
-def _prepare_schema(url: str, migrations: Path, start: str) -> str | None:
-    from pushgate.migrator import Migrator
-
-    migrator = Migrator.from_url(url, migrations)
-    target = start
-    if start == "previous":
-        heads = migrator.revisions_to_head()
-        target = heads[-2] if len(heads) >= 2 else "base"
-    migrator.move_to(target)
-    return _current_revision(url)
+def _prepare_schema(url: str, migrations: Path, start: str) -> None:
+    """Bring the database to where the rehearsal starts (as the released version left it)."""
+    try:
+        migrator = Migrator.from_url(url, migrations)
+        target = start
+        if start == "previous":
+            chain = migrator.revisions_to_head()
+            target = chain[-2] if len(chain) >= 2 else "base"
+        migrator.move_to(target)
+    except PushgateError as exc:
+        raise RehearsalError(
+            f"cannot bring the database to --start-revision {start!r}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _current_revision(url: str) -> str | None:
-    from pushgate.migrator import Migrator
-
     return Migrator.current_revision_of(url)
 
 
 def _add_failing_revision(scripts: Path) -> None:
     """Add a revision on top of head that creates a table, then fails (as real ones do)."""
-    from pushgate.migrator import Migrator
-
     head = Migrator.head_of(scripts)
     body = f'''"""rehearsal: a revision that fails half-way
 
@@ -678,17 +673,9 @@ def downgrade() -> None:
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])  # closed again when this returns: nothing listens
-
-
-def _unquote(text: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(text)
 
 
 @contextlib.contextmanager
