@@ -400,6 +400,19 @@ def test_a_failure_from_base_leaves_nothing(
     assert tables(db_env) == set()
 
 
+def _add_slow_revision(script_dir: ScriptDir, rev: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revision on top of head that creates a table, then runs for 30 s; the handler's scripts."""
+    script_dir.add_revision(
+        rev,
+        HEAD,
+        upgrade="""
+            op.create_table("slow", sa.Column("id", sa.Integer, primary_key=True))
+            op.execute("SELECT pg_sleep(30)")
+        """,
+    )
+    monkeypatch.setenv(settings.MIGRATIONS_DIR, str(script_dir.path))
+
+
 def test_stops_before_the_lambda_deadline(
     run_migrations: RunMigrations,
     script_dir: ScriptDir,
@@ -409,15 +422,7 @@ def test_stops_before_the_lambda_deadline(
 ) -> None:
     """GIVEN a revision that would run for 30 s and a Lambda with 3 s left WHEN upgraded THEN
     the run stops in time with MigrationFailed and everything is rolled back."""
-    script_dir.add_revision(
-        "f0000000000f",
-        HEAD,
-        upgrade="""
-            op.create_table("slow", sa.Column("id", sa.Integer, primary_key=True))
-            op.execute("SELECT pg_sleep(30)")
-        """,
-    )
-    monkeypatch.setenv(settings.MIGRATIONS_DIR, str(script_dir.path))
+    _add_slow_revision(script_dir, "f0000000000f", monkeypatch)
     lambda_context.remaining_ms = 3_000
     handler = run_migrations()
     started = time.monotonic()
@@ -507,15 +512,7 @@ def test_losing_the_database_mid_migration_rolls_back_and_is_retryable(
     """GIVEN an upgrade whose last revision is still running WHEN its session is killed (a
     failover, a restart) THEN DatabaseNotReady (retryable: nothing was committed) and the
     database is where it started."""
-    script_dir.add_revision(
-        "a0000000000a",
-        HEAD,
-        upgrade="""
-            op.create_table("slow", sa.Column("id", sa.Integer, primary_key=True))
-            op.execute("SELECT pg_sleep(30)")
-        """,
-    )
-    monkeypatch.setenv(settings.MIGRATIONS_DIR, str(script_dir.path))
+    _add_slow_revision(script_dir, "a0000000000a", monkeypatch)
     handler = run_migrations()
     killer = _terminate_migrations_after(db_env, 1.0)
     try:
