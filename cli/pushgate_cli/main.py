@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalError, rehearse
+from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1  # the run did not end as the scenario expects
@@ -34,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         "--scenario",
         choices=sorted(SCENARIOS),
         default="healthy",
-        help="what the world does: "
-        + "; ".join(f"{s.name}: {s.summary}" for s in SCENARIOS.values()),
+        help="what the world does (default healthy): "
+        + "; ".join(f"{s.name} = {s.summary} (expects {s.expect})" for s in SCENARIOS.values()),
     )
     rehearse_cmd.add_argument(
         "--migrations", type=Path, metavar="DIR", help="an alembic script directory to rehearse"
@@ -64,16 +64,36 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ENV",
         help="the samconfig.toml environment whose parameters are rehearsed (default dev)",
     )
+    rehearse_cmd.add_argument(
+        "--expect",
+        choices=sorted(set(OUTCOMES.values()) | {"superseded", "error"}),
+        metavar="STATUS",
+        help="the status the run must end with (default: the scenario's), e.g. rejected for an "
+        "--event that this stack must refuse",
+    )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
         "--verbose", action="store_true", help="show the functions' logs and metrics on stderr"
     )
 
-    bench_cmd = commands.add_parser("bench", help="measure the performance budget of a deploy")
-    bench_cmd.add_argument(
-        "--output", type=Path, default=Path("bench-results/bench.json"), metavar="FILE"
+    bench_cmd = commands.add_parser(
+        "bench",
+        help="measure the performance budget of a deploy",
+        description="Measure cold starts, package sizes (a real sam build), warm latency, the "
+        "seed's per-task-start cost and a rehearsal's transitions and cost; print one table "
+        "with PASS/OVER per budget and write it as JSON. Exit 0 even when OVER, 1 when a "
+        "figure could not be measured.",
     )
-    bench_cmd.add_argument("--repeat", type=int, default=7, metavar="N")
+    bench_cmd.add_argument(
+        "--output",
+        type=Path,
+        default=Path("bench-results/bench.json"),
+        metavar="FILE",
+        help="where the JSON goes (default bench-results/bench.json)",
+    )
+    bench_cmd.add_argument(
+        "--repeat", type=int, default=7, metavar="N", help="runs per figure; the median counts"
+    )
     return parser
 
 
@@ -100,6 +120,8 @@ def _rehearse(args: argparse.Namespace) -> int:
         migrations_dir=args.migrations,
         start_revision=args.start_revision,
         config_env=args.config_env,
+        log_level="INFO" if args.verbose else "WARNING",
+        expect=args.expect,
     )
     # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
     # report's, so their output is kept aside and shown on stderr with --verbose or when the

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from pushgate_cli.handlers import REPO_ROOT, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
 from pushgate_cli.template import (
     Resolver,
+    TemplateError,
     function_environment,
     function_setting,
     load_template,
@@ -82,9 +83,7 @@ class Scenario:
 SCENARIOS: Mapping[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario(
-            "healthy", "succeeded", summary="migrate, roll out, healthy: the new image serves"
-        ),
+        Scenario("healthy", "succeeded", summary="migrate, roll out, the new image serves"),
         Scenario(
             "unhealthy",
             "rolled_back",
@@ -136,6 +135,7 @@ class RunResult:
     events: list[dict[str, Any]]
     alerts: list[str]  # detail-types of the events the AlertRule sent to the alert topic
     push: Any
+    service_changes: list[dict[str, Any]] = field(default_factory=list)  # UpdateService calls
 
     @property
     def ok(self) -> bool:
@@ -162,6 +162,7 @@ class RunResult:
             "service": self.service.to_json(),
             "events": self.events,
             "alerts": self.alerts,
+            "service_changes": self.service_changes,
         }
 
 
@@ -176,6 +177,8 @@ class RehearsalConfig:
     root: Path = REPO_ROOT
     time_scale: float = 0.0  # seconds really slept per simulated second of Wait/Retry
     polls_to_complete: int = 2  # health polls a healthy rollout takes to reach COMPLETED
+    log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
+    expect: str | None = None  # the status the run must end with; default: the scenario's
 
 
 @dataclass(frozen=True)
@@ -215,11 +218,14 @@ class RehearsalEnvironment:
     def __init__(self, config: RehearsalConfig) -> None:
         self.config = config
         self.root = config.root
-        self.template = load_template(self.root / "template.yaml")
-        self.parameters = {
-            **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
-            **config.parameters,
-        }
+        try:
+            self.template = load_template(self.root / "template.yaml")
+            self.parameters = {
+                **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
+                **config.parameters,
+            }
+        except TemplateError as exc:
+            raise RehearsalError(str(exc)) from exc
         self._stack = contextlib.ExitStack()
         self.database_url = ""
         self.simulator = EcsRolloutSimulator(
@@ -237,6 +243,9 @@ class RehearsalEnvironment:
     def __enter__(self) -> RehearsalEnvironment:
         try:
             self._set_up()
+        except TemplateError as exc:
+            self._stack.close()
+            raise RehearsalError(str(exc)) from exc
         except BaseException:
             self._stack.close()
             raise
@@ -249,8 +258,12 @@ class RehearsalEnvironment:
         scenario = self.config.scenario
         self.database_url = self._database()
         source = self.config.migrations_dir or (self.root / "migrations")
+        if not source.is_dir():
+            raise RehearsalError(f"--migrations {source}: no such directory")
         if not (source / "env.py").is_file():
-            raise RehearsalError(f"{source} is not an alembic script directory (no env.py)")
+            raise RehearsalError(
+                f"--migrations {source}: not an alembic script directory (no env.py)"
+            )
         # the start is where the released scripts put it, before any scenario adds to them
         _prepare_schema(self.database_url, source, self.config.start_revision)
         migrations = self._migrations_dir(source)
@@ -294,7 +307,7 @@ class RehearsalEnvironment:
             "AWS_DEFAULT_REGION": REGION,
             "MIGRATIONS_DIR": str(migrations),
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
         }
 
     def _create_resources(self, *, reachable: bool) -> None:
@@ -499,8 +512,8 @@ class RehearsalEnvironment:
 
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
-        the account the event came from. Inputs that name no well-formed digest are left as
-        they are: the state machine judges them (a tag-only replay needs the tag to exist)."""
+        the account the input came from: its digest, or for a tag-only replay a new image with
+        that tag. A malformed digest is left out: the state machine judges it."""
         if not isinstance(execution_input, dict):
             return
         detail = execution_input.get("detail")
@@ -516,15 +529,13 @@ class RehearsalEnvironment:
                 execution_input.get("tag"),
                 execution_input.get("digest"),
             )
-        if (
-            isinstance(repository, str)
-            and repository
-            and isinstance(digest, str)
-            and _DIGEST.fullmatch(digest)
-        ):
-            self.push_image(
-                tag if isinstance(tag, str) else None, repository=repository, digest=digest
-            )
+        if not isinstance(repository, str) or not repository:
+            return
+        if isinstance(digest, str) and _DIGEST.fullmatch(digest):
+            tag = tag if isinstance(tag, str) else None
+            self.push_image(tag, repository=repository, digest=digest)
+        elif digest is None and isinstance(tag, str) and tag:
+            self.push_image(tag, repository=repository)  # "this tag was pushed"
 
     def push_event(self, tag: str, when: datetime | None = None) -> dict[str, Any]:
         """Push an image with this tag and return the ECR event EventBridge would deliver."""
@@ -545,8 +556,10 @@ class RehearsalEnvironment:
     def execute(self, execution_input: Any) -> RunResult:
         before = self.service_state()
         revision_before = self.revision()
+        updates_before = len(self.simulator.updates)
         report = self.wait(self.start(execution_input))
-        return self.result(report, execution_input, revision_before, before)
+        result = self.result(report, execution_input, revision_before, before)
+        return replace(result, service_changes=self.simulator.updates[updates_before:])
 
     def result(
         self,
@@ -563,7 +576,7 @@ class RehearsalEnvironment:
         ]
         return RunResult(
             scenario=self.config.scenario.name,
-            expected=self.config.scenario.expect,
+            expected=self.config.expect or self.config.scenario.expect,
             status=status_of(report, events),
             execution=report,
             revision_before=revision_before,
@@ -635,9 +648,19 @@ def _prepare_schema(url: str, migrations: Path, start: str) -> None:
             target = chain[-2] if len(chain) >= 2 else "base"
         migrator.move_to(target)
     except PushgateError as exc:
+        where = parse_database_url(url).redacted_url if _is_url(url) else "the database"
         raise RehearsalError(
-            f"cannot bring the database to --start-revision {start!r}: {type(exc).__name__}: {exc}"
+            f"cannot bring {where} to its start revision ({start}) with the scripts in "
+            f"{migrations}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _is_url(url: str) -> bool:
+    try:
+        parse_database_url(url)
+    except PushgateError:
+        return False
+    return True
 
 
 def _current_revision(url: str) -> str | None:

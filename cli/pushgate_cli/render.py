@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -96,9 +98,12 @@ def render(result: RunResult) -> str:
     for number, row in enumerate(rows, 1):
         took = f"{row.took_ms:.0f} ms" if row.took_ms is not None else ""
         waited = sum(w.seconds for w in row.waits)
+        outcome = row.outcome
+        if number == len(rows) and result.execution.status != "RUNNING":
+            outcome = f"end: {result.execution.error or result.execution.status.lower()}"
         lines.append(
             f"  {number:>3}  {row.name:<{width}}  {took:>8}  "
-            f"{_seconds(waited) if row.waits else '':>10}  {row.outcome}"
+            f"{_seconds(waited) if row.waits else '':>10}  {outcome}"
         )
     simulated = sum(w.seconds for w in result.execution.waits)
     lines += [
@@ -107,17 +112,20 @@ def render(result: RunResult) -> str:
         + (f" ({result.execution.error})" if result.execution.error else "")
         + f", {result.execution.transitions} state transitions, "
         f"{_seconds(simulated)} of waits and retries simulated (not slept)",
-        f"schema    {result.revision_before or 'base'} -> {result.revision_after or 'base'}",
-        f"service   {_short(result.service_before.task_definition)} x"
-        f"{result.service_before.desired_count} -> {_short(result.service.task_definition)} x"
-        f"{result.service.desired_count}   image {result.service.image.rsplit('/', 1)[-1]}",
+        f"schema    {_schema(result)}",
+        f"service   {_service(result)}",
+        f"serving   {_image(result.service.image)}",
     ]
     if result.events:
         for event in result.events:
             detail = event.get("Detail") or {}
-            why = ": ".join(str(detail[k]) for k in ("error", "cause") if detail.get(k))
-            suffix = f" ({why[:160]})" if why else ""
-            routed = "  -> alert topic" if event.get("DetailType") in result.alerts else ""
+            why = ": ".join(_readable(detail[k]) for k in ("error", "cause") if detail.get(k))
+            suffix = f" ({_cut(why, 160)})" if why else ""
+            routed = (
+                "  -> alert topic"
+                if event.get("DetailType") in result.alerts
+                else "  (event bus only, not the alert topic)"
+            )
             lines.append(f"event     {event.get('DetailType')}{suffix}{routed}")
     else:
         lines.append("event     (none put)")
@@ -129,12 +137,55 @@ def _short(task_definition_arn: str) -> str:
     return task_definition_arn.rsplit("/", 1)[-1]
 
 
+def _digest(digest: Any) -> str:
+    text = str(digest)
+    return text[:19] + "..." if text.startswith("sha256:") and len(text) > 19 else text
+
+
+def _image(uri: str) -> str:
+    repository, _, digest = uri.rpartition("@")
+    return f"{repository.rsplit('/', 1)[-1]}@{_digest(digest)}" if digest else uri
+
+
+def _schema(result: RunResult) -> str:
+    """before -> after, with the round trip when the run applied and then undid revisions."""
+    before, after = result.revision_before or "base", result.revision_after or "base"
+    applied = [rev for e in result.events for rev in (e.get("Detail") or {}).get("applied") or []]
+    if applied and before == after:
+        count = f"{len(applied)} revision{'s' if len(applied) != 1 else ''}"
+        return f"{before} -> {applied[-1]} -> {after} (applied {count}, then downgraded)"
+    return f"{before} -> {after}"
+
+
+def _service(result: RunResult) -> str:
+    """task definition x desired count: before, each change the run made, after."""
+    steps = [(result.service_before.task_definition, result.service_before.desired_count)]
+    steps += [(c["task_definition"], c["desired_count"]) for c in result.service_changes]
+    shown = " -> ".join(f"{_short(td)} x{count}" for td, count in steps)
+    return shown if result.service_changes else f"{shown} (untouched)"
+
+
+def _readable(value: Any) -> str:
+    """A Lambda error's cause is its JSON payload: show the message, not the stack trace."""
+    text = str(value)
+    if text.startswith("{"):
+        with contextlib.suppress(ValueError):
+            payload = json.loads(text)
+            if isinstance(payload, dict) and "errorMessage" in payload:
+                return str(payload["errorMessage"])
+    return text
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _describe_push(push: Any) -> str:
     if isinstance(push, dict) and isinstance(push.get("detail"), dict):
         detail = push["detail"]
         return (
             f"{detail.get('action-type')} {detail.get('result')} "
             f"{detail.get('repository-name')}:{detail.get('image-tag')} "
-            f"@ {str(detail.get('image-digest'))[:19]}..."
+            f"@ {_digest(detail.get('image-digest'))}"
         )
-    return f"replay input {push!r}"
+    return f"replay {json.dumps(push)}"

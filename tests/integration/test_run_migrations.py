@@ -333,6 +333,29 @@ def test_multiple_heads_are_invalid(
     assert revision(db_env) is None
 
 
+def test_a_revision_file_that_cannot_be_imported_is_invalid(
+    run_migrations: RunMigrations,
+    script_dir: ScriptDir,
+    db_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    lambda_context: FakeLambdaContext,
+) -> None:
+    """GIVEN a revision that imports the service's own code (not shipped with the function)
+    WHEN the function cold-starts and is invoked THEN InvalidRequest (the design's error, not a
+    runtime import error), and nothing is done."""
+    (script_dir.path / "versions" / "c0000000000c_test.py").write_text(
+        "import myservice.models  # noqa: F401\n"
+        f"revision = 'c0000000000c'\ndown_revision = {HEAD!r}\n"
+        "def upgrade() -> None: ...\ndef downgrade() -> None: ...\n"
+    )
+    monkeypatch.setenv(settings.MIGRATIONS_DIR, str(script_dir.path))
+
+    with pytest.raises(InvalidRequest):
+        _invoke(run_migrations(), {"action": "upgrade"}, lambda_context)
+
+    assert revision(db_env) is None
+
+
 # -- failures roll back ----------------------------------------------------------------------
 FAILING = "e0000000000e"
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, main
 
-from tests.helpers import CHAIN, HEAD, revision
+from tests.helpers import CHAIN, HEAD, MIGRATIONS, revision
 
 pytestmark = pytest.mark.statemachine
 
@@ -35,9 +36,9 @@ def test_json_output_holds_the_documented_contract(
 def test_a_run_that_does_not_end_as_the_scenario_expects_exits_non_zero(
     database_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # GIVEN a replay input naming a tag that was never pushed
+    # GIVEN a replay input for another service's repository
     event = tmp_path / "replay.json"
-    event.write_text(json.dumps({"repository": "shop/api", "tag": "never-pushed"}))
+    event.write_text(json.dumps({"repository": "billing/api", "tag": "release-1"}))
 
     # WHEN it is rehearsed as a healthy deploy
     code = main(["rehearse", "--database-url", database_url, "--event", str(event)])
@@ -47,6 +48,10 @@ def test_a_run_that_does_not_end_as_the_scenario_expects_exits_non_zero(
     assert "status    rejected" in capsys.readouterr().out
     assert revision(database_url) == CHAIN[-2]
 
+    # WHEN the same run is told a rejection is what to expect THEN it exits 0
+    arguments = ["--database-url", database_url, "--event", str(event), "--expect", "rejected"]
+    assert main(["rehearse", *arguments]) == EXIT_OK
+
 
 @pytest.mark.parametrize(
     "arguments",
@@ -54,12 +59,21 @@ def test_a_run_that_does_not_end_as_the_scenario_expects_exits_non_zero(
         ["--event", "no-such-file.json"],
         ["--migrations", "."],  # not an alembic script directory
         ["--start-revision", "no-such-revision"],
+        ["--migrations", "no-such-directory"],
+        ["--config-env", "no-such-environment"],
+        ["--migrations", "{unimportable}"],
     ],
 )
 def test_bad_input_is_a_usage_error_that_changes_nothing(
-    database_url: str, capsys: pytest.CaptureFixture[str], arguments: list[str]
+    database_url: str, capsys: pytest.CaptureFixture[str], arguments: list[str], tmp_path: Path
 ) -> None:
-    # GIVEN a database at head
+    # GIVEN a database at head, and scripts whose new revision imports the service's own code
+    unimportable = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, unimportable)
+    (unimportable / "versions" / "d0000000000d_test.py").write_text(
+        f"import myservice.models\nrevision = 'd0000000000d'\ndown_revision = {HEAD!r}\n"
+    )
+    arguments = [a.format(unimportable=unimportable) for a in arguments]
     assert main(["rehearse", "--database-url", database_url, "--start-revision", "head"]) == 0
     capsys.readouterr()
 

@@ -267,11 +267,20 @@ class Migrator:
         self.config.set_main_option("script_location", str(migration_settings.script_location))
         # offline SQL (plan) needs a dialect, never credentials
         self.config.set_main_option("sqlalchemy.url", "postgresql+pg8000://")
-        self.script = ScriptDirectory.from_config(self.config)
+        location = migration_settings.script_location
         try:
+            self.script = ScriptDirectory.from_config(self.config)
             self._heads = tuple(self.script.get_heads())  # parses every revision file, once
         except CommandError as exc:
-            raise InvalidRequest(f"the alembic script directory is broken: {exc}") from exc
+            raise InvalidRequest(
+                f"the alembic script directory {location} is broken: {exc}"
+            ) from exc
+        except Exception as exc:  # a revision file that cannot be imported: its own error
+            raise InvalidRequest(
+                f"a revision file in {location} cannot be loaded: {type(exc).__name__}: {exc} "
+                "(revision files must import only what the function ships: alembic, "
+                "SQLAlchemy, and the standard library)"
+            ) from exc
         self._engines: dict[DatabaseSettings, Engine] = {}
         self._downgradable: dict[str, bool] = {}
         self._bound: DatabaseSettings | None = None
@@ -400,6 +409,8 @@ class Migrator:
         return result
 
     def _single_head(self) -> str:
+        if not self._heads:
+            raise InvalidRequest(f"{self.settings.script_location}/versions has no revisions")
         if len(self._heads) != 1:
             raise InvalidRequest(
                 f"{self.settings.script_location} has {len(self._heads)} heads "
