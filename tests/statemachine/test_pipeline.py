@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.embedded import EmbeddedPostgres
 from pushgate_cli.rehearse import (
@@ -100,6 +101,16 @@ def task_definition_revisions(env: RehearsalEnvironment) -> list[str]:
     return arns
 
 
+def ecr_error(env: RehearsalEnvironment, digest: str) -> ClientError:
+    """What ECR answers when asked for this digest in the stack's repository."""
+    ecr = boto3.client("ecr", region_name=REGION)
+    with pytest.raises(ClientError) as raised:
+        ecr.describe_images(
+            repositoryName=env.resolver.ref("RepositoryName"), imageIds=[{"imageDigest": digest}]
+        )
+    return raised.value
+
+
 def assert_untouched(result: RunResult) -> None:
     assert result.service == result.service_before
     assert result.revision_after == result.revision_before
@@ -174,7 +185,9 @@ def test_a_database_that_never_becomes_ready_fails_without_touching_anything(
     assert len(retries(result, "Check database")) == 6
     assert "Run migrations" not in result.path
     assert_untouched(result)
-    assert only_event(result)["error"] == "DatabaseNotReady"
+    detail = only_event(result)
+    assert detail["error"] == "DatabaseNotReady"
+    assert detail["from_revision"] is None  # the database was never read: unknown, not base
     assert detail_types(result) == ["Deployment Failed"]
 
 
@@ -215,6 +228,37 @@ def test_a_failing_migration_leaves_schema_and_service_as_they_were(
     assert "rehearsal_half_done" not in tables(database_url)
     assert "Roll out image" not in result.path
     assert only_event(result)["error"] == "MigrationFailed"
+
+
+def test_a_failed_migrations_alert_says_where_the_schema_stayed_and_why_in_words(
+    rehearsal: Rehearse,
+) -> None:
+    # GIVEN a database at head and a new revision that fails half-way
+    with rehearsal(SCENARIOS["migration-fails"], start_revision="head") as env:
+        raised: list[BaseException] = []
+
+        def keep_runner_error(function: str, _event: Any, error: BaseException | None) -> None:
+            if function == "run_migrations" and error is not None:
+                raised.append(error)
+
+        env.lambda_observers.append(keep_runner_error)
+
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN the "Deployment Failed" alert names the revision the database started at and is
+    # still at (nothing applied), and its cause is the runner's message, not Lambda's JSON
+    assert result.status == "failed"
+    assert "Note the starting revision" in result.path
+    detail = only_event(result)
+    assert detail["error"] == "MigrationFailed"
+    assert detail["from_revision"] == detail["to_revision"] == result.revision_before
+    assert detail["from_revision"] == result.revision_after
+    assert detail["applied"] == []
+    assert len(raised) == 1
+    assert detail["cause"] == str(raised[0])
+    assert "stackTrace" not in detail["cause"]
+    assert not detail["cause"].lstrip().startswith("{")
 
 
 # --- rollout and health ---------------------------------------------------------------------
@@ -294,9 +338,11 @@ def test_a_failed_downgrade_leaves_the_service_at_zero_and_raises_rollback_faile
 
 
 # --- input ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("sample", ["ecr_delete", "ecr_push_failed"])
+@pytest.mark.parametrize(
+    ("sample", "field"), [("ecr_delete", "action-type"), ("ecr_push_failed", "result")]
+)
 def test_an_event_that_is_not_a_successful_push_is_rejected(
-    rehearsal: Rehearse, sample: str
+    rehearsal: Rehearse, sample: str, field: str
 ) -> None:
     # GIVEN a DELETE or a failed push of the service's repository
     with rehearsal() as env:
@@ -312,6 +358,44 @@ def test_an_event_that_is_not_a_successful_push_is_rejected(
     assert "Check database" not in result.path
     assert_untouched(result)
     assert detail_types(result) == ["Deployment Rejected"]
+    # AND the alert says which field made it so (action-type DELETE, result FAILURE)
+    detail = only_event(result)
+    assert detail["error"] == "DeploymentRejected"
+    assert f"{field} {event['detail'][field]} is not" in detail["cause"]
+
+
+def test_a_push_of_another_repository_is_rejected_naming_both_repositories(
+    rehearsal: Rehearse,
+) -> None:
+    # GIVEN a successful push of some other repository, replayed into this stack's machine
+    with rehearsal() as env:
+        event = env.push_event("release-2")
+        event["detail"]["repository-name"] = "other/app"
+
+        own = env.resolver.ref("RepositoryName")
+
+        # WHEN it starts a run
+        result = env.execute(event)
+
+    # THEN it is rejected, and the alert names the pushed repository and the stack's own
+    assert result.status == "rejected"
+    assert_untouched(result)
+    detail = only_event(result)
+    assert detail["error"] == "DeploymentRejected"
+    assert detail["cause"].startswith(f"repository other/app is not {own}")
+
+
+def test_a_replay_with_neither_tag_nor_digest_is_rejected_saying_so(rehearsal: Rehearse) -> None:
+    # GIVEN a replay request that names the repository only
+    with rehearsal() as env:
+        # WHEN it starts a run
+        result = env.execute({"repository": env.resolver.ref("RepositoryName")})
+
+    # THEN it is rejected before the image look-up, and the alert says what is missing
+    assert result.status == "rejected"
+    assert "Find the pushed image" not in result.path
+    cause = only_event(result)["cause"]
+    assert "neither a tag nor a digest" in cause
 
 
 def test_a_push_whose_image_is_not_in_the_repository_is_rejected(rehearsal: Rehearse) -> None:
@@ -322,12 +406,20 @@ def test_a_push_whose_image_is_not_in_the_repository_is_rejected(rehearsal: Rehe
 
         # WHEN it starts a run
         result = env.execute(event)
+        ecr_says = ecr_error(env, event["detail"]["image-digest"])
 
     # THEN the image lookup rejects it before anything is locked, migrated or rolled out
     assert result.status == "rejected"
     assert "Take the deployment lock" not in result.path
     assert_untouched(result)
     assert detail_types(result) == ["Deployment Rejected"]
+    # AND the alert names the image, the repository and ECR's own error and message
+    detail = only_event(result)
+    assert detail["error"] == "DeploymentRejected"
+    cause = detail["cause"]
+    assert event["detail"]["image-digest"] in cause
+    assert f"Ecr.{ecr_says.response['Error']['Code']}: " in cause
+    assert ecr_says.response["Error"]["Message"] in cause
 
 
 def test_a_replay_by_tag_resolves_the_digest_and_deploys_it(rehearsal: Rehearse) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pushgate import settings
+from pushgate import errors, settings
 from pushgate_cli.template import (
     Resolver,
     load_template,
@@ -188,6 +188,71 @@ def test_every_task_catches_every_error() -> None:
     for task in tasks():
         caught = [error for catcher in task.get("Catch", []) for error in catcher["ErrorEquals"]]
         assert "States.ALL" in caught, task.get("Resource")
+
+
+def pushgate_error_names() -> set[str]:
+    """Every exception class a pushgate Lambda raises on purpose (its ASL error name)."""
+    return {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, errors.PushgateError)
+    }
+
+
+def test_every_lambda_task_hands_its_own_errors_message_to_the_alert() -> None:
+    # GIVEN every state that invokes a Lambda, and pushgate's error classes
+    states = json.loads(asl_text())["States"]
+    invoking = {
+        name: state
+        for name, state in states.items()
+        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
+    }
+    assert invoking
+    for name, state in invoking.items():
+        # THEN its first Catch takes exactly pushgate's errors (whose Cause is Lambda's JSON
+        # error reply) to a Pass that parses that Cause, then one that keeps the errorMessage;
+        # anything else (Lambda's own failures, plain-text causes) is still caught as it is
+        first, last = state["Catch"][0], state["Catch"][-1]
+        assert set(first["ErrorEquals"]) == pushgate_error_names(), name
+        assert last["ErrorEquals"] == ["States.ALL"], name
+        caught_at = first["ResultPath"]
+        read = states[first["Next"]]
+        assert read["Type"] == "Pass", name
+        assert read["Parameters"]["reply.$"] == f"States.StringToJson({caught_at}.Cause)", name
+        keep = states[read["Next"]]
+        assert keep["Type"] == "Pass", name
+        assert keep["Parameters"]["Cause.$"] == f"{read['ResultPath']}.reply.errorMessage", name
+        # AND the message lands where the States.ALL catch would have put the raw error
+        assert keep["ResultPath"] == last["ResultPath"], name
+        assert keep["Next"] == last["Next"], name
+
+
+def test_every_rejection_is_announced_with_its_own_cause_and_a_stable_error() -> None:
+    # GIVEN the states that lead to "Announce rejection"
+    states = json.loads(asl_text())["States"]
+    announce = states["Announce rejection"]["Parameters"]["Entries"][0]["Detail"]
+    notes = {
+        name: state for name, state in states.items() if state.get("Next") == "Announce rejection"
+    }
+    # THEN the alert's error is always DeploymentRejected and its cause is the one noted
+    assert announce["error"] == "DeploymentRejected"
+    assert announce["cause.$"] == "$.error.Cause"
+    assert states["Deployment rejected"]["Error"] == "DeploymentRejected"
+    assert len(notes) >= 8
+    causes: set[tuple[str, str]] = set()
+    for name, state in notes.items():
+        assert state["Type"] == "Pass", name
+        assert state["ResultPath"] == "$.error", name
+        assert state["Parameters"]["Error"] == "DeploymentRejected", name
+        cause = state["Parameters"].get("Cause.$") or state["Parameters"]["Cause"]
+        causes.add((state.get("InputPath", "$"), cause))
+    assert len(causes) == len(notes)  # every reason reads differently
+    # AND nothing else reaches the announcement: every Choice or Catch that rejects names why
+    for name, state in states.items():
+        targets = [state.get("Default")] + [c["Next"] for c in state.get("Choices", [])]
+        targets += [c["Next"] for c in state.get("Catch", [])]
+        if "Announce rejection" in targets:
+            assert name in notes, name
 
 
 def iam_action(task_resource: str) -> str:
