@@ -6,11 +6,11 @@ service, what each deploy costs, and cold starts. This measures each, as the med
 as JSON. It exits 0 when every measurement was made, OVER or not (it is a report), and 1 when
 one could not be made. It is not part of `make test` (only its pure parts are unit-tested).
 
-- Cold start: a fresh interpreter (``python -c``) that loads the handler with
-  :func:`pushgate_cli.handlers.load_handler`, with the environment the template gives the
-  function; timed from the spawn until the handler module is loaded (interpreter start
-  included, nothing subtracted; the interpreter's exit is not part of a cold start). Beside it,
-  the same for a bare interpreter and for ``import alembic``.
+- Cold start: the time to import the handler module (with
+  :func:`pushgate_cli.handlers.load_handler`, in the environment the template gives the
+  function) in a fresh interpreter (``python -c``); beside it the whole process until the
+  module is loaded, a bare interpreter's start, and ``import alembic`` measured the same way.
+  The budgets compare imports: the interpreter's start is the same for every function.
 - Sizes: a real ``sam build`` (no Docker) into a temporary directory; each artifact unzipped and
   zipped (deflate, in memory), and anything shipped that never runs.
 - Warm latency: the real handlers against an embedded PostgreSQL already at head; the naive
@@ -408,20 +408,20 @@ def measure_cold_starts(report: Report, repeat: int, env: Mapping[str, str]) -> 
                 modules[probe.name] = list(probe_report["modules"])
     med = {name: _median(values) for name, values in times.items()}
     med_import = {name: _median(values) for name, values in imports.items()}
-    bare, alembic = med[BARE], med[ALEMBIC]
+    bare, alembic = med[BARE], med_import[ALEMBIC]
     rows = [
         Row(f"{BARE} (a bare interpreter)", fmt_ms(bare)),
         Row(
             ALEMBIC,
-            f"{fmt_ms(alembic)} (import {fmt_ms(med_import[ALEMBIC])})",
+            f"import {fmt_ms(alembic)} (process {fmt_ms(med[ALEMBIC])})",
         ),
     ]
     for name in FUNCTIONS:
-        value = f"{fmt_ms(med[name])} (import {fmt_ms(med_import[name])})"
+        value = f"import {fmt_ms(med_import[name])} (process {fmt_ms(med[name])})"
         if name == "check_database":
             budget, verdict = report.budget(
                 "cold_start.check_database_ms",
-                med[name],
+                med_import[name],
                 CHECK_DATABASE_COLD_START_MS,
                 "ms",
                 f"<= {CHECK_DATABASE_COLD_START_MS:.0f} ms",
@@ -447,7 +447,7 @@ def measure_cold_starts(report: Report, repeat: int, env: Mapping[str, str]) -> 
                 )
             )
         elif name == "run_migrations":
-            ratio = med[name] / alembic
+            ratio = med_import[name] / alembic
             budget, verdict = report.budget(
                 "cold_start.run_migrations_vs_import_alembic",
                 ratio,
@@ -459,7 +459,7 @@ def measure_cold_starts(report: Report, repeat: int, env: Mapping[str, str]) -> 
         else:
             rows.append(Row(name, value))
     report.sections.append(
-        Section("Cold start: fresh interpreter until the handler is loaded", rows)
+        Section("Cold start: importing the handler in a fresh interpreter", rows)
     )
     report.results["cold_start"] = {
         "method": "spawn to handler module loaded (interpreter start included); import_ms is "

@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         help="where the JSON goes (default bench-results/bench.json)",
     )
     bench_cmd.add_argument(
-        "--repeat", type=int, default=7, metavar="N", help="runs per figure; the median counts"
+        "--repeat", type=int, default=11, metavar="N", help="runs per figure; the median counts"
     )
     return parser
 
