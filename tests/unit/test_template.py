@@ -165,8 +165,8 @@ LAMBDA_TRANSIENT_ERRORS = {
 }
 
 
-def test_every_lambda_task_retries_lambdas_transient_errors_with_jitter() -> None:
-    # GIVEN every state that invokes a Lambda
+def lambda_tasks() -> dict[str, dict[str, Any]]:
+    """The definition's states that invoke a Lambda, by name (there is at least one)."""
     states = json.loads(asl_text())["States"]
     invoking = {
         name: state
@@ -174,6 +174,12 @@ def test_every_lambda_task_retries_lambdas_transient_errors_with_jitter() -> Non
         if state.get("Resource") == "arn:aws:states:::lambda:invoke"
     }
     assert invoking
+    return invoking
+
+
+def test_every_lambda_task_retries_lambdas_transient_errors_with_jitter() -> None:
+    # GIVEN every state that invokes a Lambda
+    invoking = lambda_tasks()
     for name, state in invoking.items():
         # THEN it first retries Lambda's own transient errors, bounded, with full jitter
         first = state["Retry"][0]
@@ -202,12 +208,7 @@ def pushgate_error_names() -> set[str]:
 def test_every_lambda_task_hands_its_own_errors_message_to_the_alert() -> None:
     # GIVEN every state that invokes a Lambda, and pushgate's error classes
     states = json.loads(asl_text())["States"]
-    invoking = {
-        name: state
-        for name, state in states.items()
-        if state.get("Resource") == "arn:aws:states:::lambda:invoke"
-    }
-    assert invoking
+    invoking = lambda_tasks()
     for name, state in invoking.items():
         # THEN its first Catch takes exactly pushgate's errors (whose Cause is Lambda's JSON
         # error reply) to a Pass that parses that Cause, then one that keeps the errorMessage;
