@@ -614,7 +614,7 @@ class RehearsalEnvironment:
         )
 
     def revision(self) -> str | None:
-        return _current_revision(self.database_url)
+        return Migrator.current_revision_of(self.database_url)
 
 
 def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:
@@ -661,10 +661,6 @@ def _is_url(url: str) -> bool:
     except PushgateError:
         return False
     return True
-
-
-def _current_revision(url: str) -> str | None:
-    return Migrator.current_revision_of(url)
 
 
 def _add_failing_revision(scripts: Path) -> None:
