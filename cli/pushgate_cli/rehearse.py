@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from pushgate.db import parse_database_url
+from pushgate.database import parse_database_url
 from pushgate.errors import PushgateError
 from pushgate.migrator import Migrator
 

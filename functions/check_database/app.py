@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pushgate.db import DatabaseSource, load_database_source, with_settings
+from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, DatabaseNotReady
 from pushgate.readiness import Readiness, check_database
 

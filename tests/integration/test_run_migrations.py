@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pg8000.native
 import pytest
 from pushgate import settings
-from pushgate.db import connect, parse_database_url
+from pushgate.database import connect, parse_database_url
 from pushgate.errors import (
     DatabaseNotReady,
     InvalidRequest,

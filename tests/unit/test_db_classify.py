@@ -6,7 +6,7 @@ import socket
 
 import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
-from pushgate.db import classify_error, sqlstate
+from pushgate.database import classify_error, sqlstate
 from pushgate.errors import DatabaseConfigError, DatabaseNotReady
 from sqlalchemy.exc import OperationalError
 

@@ -56,12 +56,13 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from pushgate import settings
-from pushgate.db import (
+from pushgate.database import (
     DatabaseSettings,
     classify_error,
     connect_dbapi,
     parse_database_url,
     read_positive_number,
+    reraise_classified,
     server_message,
     sqlstate,
 )
@@ -520,13 +521,8 @@ class Migrator:
         return engine
 
     def _connect(self, db: DatabaseSettings) -> Connection:
-        try:
+        with reraise_classified():
             conn = self._engine(db).connect()
-        except Exception as exc:
-            classified = classify_error(exc)
-            if classified is None:
-                raise
-            raise classified from exc
         # a statement may legitimately run for statement_timeout: only then is the socket dead
         raw = conn.connection.dbapi_connection
         sock = getattr(raw, "_usock", None)
