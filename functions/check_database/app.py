@@ -1,6 +1,6 @@
 """Lambda ``check_database``: is the database ready to be migrated?
 
-Event: anything (the execution input is fine). Returns the contract of design.md
+Event: anything (the execution input is fine). Returns the contract of docs/design.md
 ``{"ready", "server_version", "in_recovery", "revision", "latency_ms"}``; raises
 ``DatabaseNotReady`` (retryable) or ``DatabaseConfigError`` (final).
 
