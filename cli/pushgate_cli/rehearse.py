@@ -52,7 +52,12 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STATE_MACHINE = "DeployStateMachine"
 ALERT_RULE = "AlertRule"
-FUNCTIONS = ("CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction")
+FUNCTIONS = (
+    "DescribePushFunction",
+    "CheckDatabaseFunction",
+    "RunMigrationsFunction",
+    "PrepareRolloutFunction",
+)
 INITIAL_DESIRED_COUNT = 2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
