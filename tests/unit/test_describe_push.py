@@ -19,7 +19,7 @@ from pushgate_cli.handlers import load_handler
 from tests.helpers import load_event
 
 if TYPE_CHECKING:
-    from tests.conftest import FakeLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.unit
 
@@ -265,7 +265,7 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_the_handler_returns_the_push_and_raises_the_rejection(
-    handler: ModuleType, lambda_context: FakeLambdaContext
+    handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the function at cold start with the stack's settings
     # WHEN it is called with a replay, then with a DELETE event

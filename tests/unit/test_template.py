@@ -388,27 +388,6 @@ def test_every_environment_variable_is_a_name_from_settings(name: str) -> None:
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Pushgate"
 
 
-def test_the_functions_get_the_settings_they_need() -> None:
-    def env(name: str) -> set[str]:
-        return set(RESOURCES[name]["Properties"]["Environment"]["Variables"])
-
-    assert settings.DATABASE_SECRET_ARN in env("CheckDatabaseFunction")
-    assert {
-        settings.DATABASE_SECRET_ARN,
-        settings.MIGRATION_LOCK_TIMEOUT_MS,
-        settings.MIGRATION_STATEMENT_TIMEOUT_MS,
-        settings.MIGRATION_LOCK_WAIT_SECONDS,
-    } <= env("RunMigrationsFunction")
-    assert {settings.CLUSTER_NAME, settings.SERVICE_NAME, settings.CONTAINER_NAME} <= env(
-        "PrepareRolloutFunction"
-    )
-    assert {
-        settings.REPOSITORY_NAME,
-        settings.REPOSITORY_ACCOUNT_ID,
-        settings.REPOSITORY_REGION,
-    } <= env("DescribePushFunction")
-
-
 def test_every_function_and_the_layer_has_a_make_target() -> None:
     layer = RESOURCES["PushgateLayer"]
     assert layer["Metadata"]["BuildMethod"] == "makefile"
