@@ -10,24 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pushgate_cli.bench import (
+from pushgate_cli.bench.budgets import judge
+from pushgate_cli.bench.cost import (
     PRICES,
     Billed,
     Prices,
-    Row,
-    Section,
     deploy_cost,
-    fmt_usd,
     gb_seconds,
-    judge,
-    loop_states,
-    never_shipped,
-    package_sizes,
-    poll_lengths,
     polls_for,
-    render_table,
     transitions_for,
 )
+from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
+from pushgate_cli.bench.sizes import never_shipped, package_sizes
+from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
 from pushgate_cli.handlers import REPO_ROOT
 
 pytestmark = pytest.mark.unit
