@@ -99,7 +99,7 @@ def run_bench(*, output: Path, repeat: int) -> int:
             "warm latency and the seed's way",
             lambda: measure_database(report, repeat, memory, logs),
         )
-        cold = report.results.get("cold_start", {}).get("median_ms", {})
+        cold = report.results.get("cold_start", {}).get("init_ms", {})
         attempt(
             "the rehearsal",
             lambda: measure_rehearsal(
