@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import py_compile
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ CONFIG_ENV: Final = "dev"  # whose parameters make the handlers' cold-start sett
 
 class BytecodeError(Exception):
     """The layer's byte code could not be built or is not what Lambda's python3.13 reads."""
+
+
+def _require_python313(why: str) -> None:
+    if importlib.util.MAGIC_NUMBER != MAGIC_313 or sys.implementation.cache_tag != CACHE_TAG:
+        raise BytecodeError(f"this is Python {sys.version.split()[0]}, not CPython 3.13: {why}")
 
 
 @dataclass(frozen=True)
@@ -116,11 +122,7 @@ def trace(python: LambdaPython, handler: Handler) -> set[str]:
 
 def compile_traced(layer: Path, traced: set[str]) -> int:
     """Write CPython 3.13 byte code (unchecked hash) for each traced module of ``layer``."""
-    if importlib.util.MAGIC_NUMBER != MAGIC_313 or sys.implementation.cache_tag != CACHE_TAG:
-        raise BytecodeError(
-            f"this is Python {sys.version.split()[0]}, not CPython 3.13: its byte code would "
-            "never be read by Lambda's python3.13"
-        )
+    _require_python313("its byte code would never be read by Lambda's python3.13")
     for relative in sorted(traced):
         source = layer / relative
         if not source.is_file():
@@ -140,7 +142,10 @@ def compile_traced(layer: Path, traced: set[str]) -> int:
 
 def verify(layer: Path) -> tuple[int, int]:
     """(files, bytes) of the layer's byte code, after checking each is CPython 3.13's,
-    hash-based and unchecked, compiled from the source beside it, in ``__pycache__``."""
+    hash-based and unchecked, compiled from the source beside it, in ``__pycache__``. Runs on
+    python3.13 only: a pyc's source hash is keyed by the magic number of the Python that
+    computes it (``importlib.util.source_hash``)."""
+    _require_python313("only python3.13 computes the source hashes of its byte code")
     count = size = 0
     for pyc in sorted(layer.rglob("*.py[co]")):
         relative = pyc.relative_to(layer)
@@ -160,6 +165,31 @@ def verify(layer: Path) -> tuple[int, int]:
         count += 1
         size += pyc.stat().st_size
     return count, size
+
+
+def verify_on(python313: str, layer: Path) -> str:
+    """:func:`verify` run by ``python313`` (from any Python): its summary, or BytecodeError."""
+    from pushgate_cli.handlers import REPO_ROOT
+
+    done = subprocess.run(
+        [
+            python313,
+            "-S",
+            "-m",
+            "pushgate_cli.layer_bytecode",
+            "--verify-only",
+            "--layer",
+            str(layer),
+        ],
+        env={"PYTHONPATH": str(REPO_ROOT / "cli"), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BytecodeError(done.stderr.strip().removeprefix("PushgateLayer: "))
+    return done.stdout.strip()
 
 
 def build(args: argparse.Namespace) -> str:
@@ -188,16 +218,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--site", type=Path, help="the same closure for this machine (default: --layer)"
     )
-    parser.add_argument("--runtime-sdk", type=Path, required=True, help="the runtime's boto3")
-    parser.add_argument("--functions", type=Path, required=True, help="functions/")
-    parser.add_argument("--template", type=Path, required=True)
-    parser.add_argument("--samconfig", type=Path, required=True)
+    parser.add_argument("--runtime-sdk", type=Path, help="the runtime's boto3")
+    parser.add_argument("--functions", type=Path, help="functions/")
+    parser.add_argument("--template", type=Path)
+    parser.add_argument("--samconfig", type=Path)
     parser.add_argument("--verify-only", action="store_true", help="only check the byte code")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    needed = ("runtime_sdk", "functions", "template", "samconfig")
+    if not args.verify_only and any(getattr(args, name) is None for name in needed):
+        parser.error("--runtime-sdk, --functions, --template and --samconfig are required")
     try:
         if args.verify_only:
             count, size = verify(args.layer)
