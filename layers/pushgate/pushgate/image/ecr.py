@@ -31,9 +31,13 @@ def is_ecr(registry: str) -> bool:
     return ECR_REGISTRY_PATTERN.fullmatch(registry) is not None
 
 
-def ecr_authorization(registry: str, client: Callable[[str], Any] | None = None) -> Authorization:
+def ecr_authorization(
+    registry: str,
+    client: Callable[[str], Any] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Authorization:
     """The Authorization header for ``registry``, fetched on first use (``client(region)``
-    makes the ECR client; boto3's by default)."""
+    makes the ECR client, boto3's by default; ``clock`` tells the time, in epoch seconds)."""
     match = ECR_REGISTRY_PATTERN.fullmatch(registry)
     if match is None:
         raise InvalidRequest(f"{registry!r} is not an ECR registry")
@@ -41,9 +45,9 @@ def ecr_authorization(registry: str, client: Callable[[str], Any] | None = None)
 
     def header() -> str:
         cached = _tokens.get(registry)
-        if cached is not None and cached[1] - TOKEN_MARGIN_SECONDS > time.time():
+        if cached is not None and cached[1] - TOKEN_MARGIN_SECONDS > clock():
             return cached[0]
-        value, expires = _fetch(client(region) if client else _boto3_ecr(region), registry)
+        value, expires = _fetch(client(region) if client else _boto3_ecr(region), registry, clock)
         _tokens[registry] = (value, expires)
         return value
 
@@ -56,7 +60,7 @@ def _boto3_ecr(region: str) -> Any:
     return boto3.client("ecr", region_name=region)
 
 
-def _fetch(ecr: Any, registry: str) -> tuple[str, float]:
+def _fetch(ecr: Any, registry: str, clock: Callable[[], float]) -> tuple[str, float]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -72,5 +76,5 @@ def _fetch(ecr: Any, registry: str) -> tuple[str, float]:
         ) from None
     expires = data.get("expiresAt")
     # ECR always sends expiresAt; without one the token is trusted for an hour, not 12
-    expires_at = expires.timestamp() if isinstance(expires, datetime) else time.time() + 3600
+    expires_at = expires.timestamp() if isinstance(expires, datetime) else clock() + 3600
     return f"Basic {data['authorizationToken']}", expires_at
