@@ -6,6 +6,7 @@
   written as a tar with Python's tarfile, gzip-compressed (or plain, or zstd).
 - :func:`write_layout`: an OCI image layout (one image, or an index of several) that
   ``skopeo copy --preserve-digests`` pushes unchanged, so the digest written is the one read.
+- :meth:`Registry.build`: an image built by ``buildah`` from a ``FROM scratch`` Containerfile.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ LAYER_TYPES = {
     "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
 }
 Compression = Literal["gzip", "none", "zstd"]
-REQUIRED_TOOLS = ("docker-registry", "skopeo")
+REQUIRED_TOOLS = ("docker-registry", "skopeo", "buildah")
 
 
 # -- layers ----------------------------------------------------------------------------------
@@ -80,6 +81,19 @@ class Layer:
 
     def fifo(self, name: str) -> Layer:
         return self._add(name, tarfile.FIFOTYPE)
+
+    def copy(self, source: Path, destination: str) -> Layer:
+        """``source``'s tree at ``destination`` (a Dockerfile's COPY), without byte code."""
+        self.dir(destination)
+        for path in sorted(source.rglob("*")):
+            if "__pycache__" in path.parts:
+                continue
+            name = f"{destination}/{path.relative_to(source).as_posix()}"
+            if path.is_dir():
+                self.dir(name)
+            else:
+                self.file(name, path.read_bytes(), mode=path.stat().st_mode & 0o777)
+        return self
 
     def whiteout(self, path: str) -> Layer:
         """Delete ``path`` of the lower layers (``dir/.wh.name``)."""
@@ -272,6 +286,29 @@ class Registry:
         ]
         subprocess.run(command, check=True, capture_output=True, timeout=120)
         return ImageRef(registry=self.address, repository=repository, digest=digest)
+
+    def build(
+        self, context: Path, containerfile: str, *, repository: str, docker: bool
+    ) -> ImageRef:
+        """Build ``containerfile`` (FROM scratch: nothing to pull) in ``context`` with buildah,
+        in Docker v2 or OCI format, and push it; its reference."""
+        self._count += 1
+        tag = f"{self.address}/{repository}:b{self._count}"
+        storage = [
+            f"--root={self.workdir / 'buildah' / 'root'}",
+            f"--runroot={self.workdir / 'buildah' / 'run'}",
+            "--storage-driver=vfs",
+        ]
+        (context / "Containerfile").write_text(containerfile)
+        kind = "docker" if docker else "oci"
+        build = ["buildah", *storage, "bud", "--isolation=chroot", f"--format={kind}", "-q"]
+        subprocess.run([*build, "-t", tag, str(context)], check=True, capture_output=True)
+        digest_file = context / "digest"
+        push = ["buildah", *storage, "push", "--tls-verify=false", f"--digestfile={digest_file}"]
+        subprocess.run([*push, tag], check=True, capture_output=True, timeout=120)
+        return ImageRef(
+            registry=self.address, repository=repository, digest=digest_file.read_text().strip()
+        )
 
     def blob_file(self, digest: str) -> Path:
         """Where the registry keeps a blob (to tamper with it after the push)."""

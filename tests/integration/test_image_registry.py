@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 from pushgate.errors import InvalidImage
 from pushgate.image import ImageReader, ImageRef, ImageSettings, Platform
+from pushgate.image.heads import heads
 from pushgate.image.manifest import Manifest, parse_manifest
 from pushgate.image.registry import RegistryClient
+from pushgate_cli.handlers import REPO_ROOT
 
 from tests.registry import Layer, Registry, project_layer
 
 pytestmark = pytest.mark.registry
+
+SERVICE = REPO_ROOT / "examples" / "service"
 
 
 @pytest.fixture
@@ -176,6 +181,50 @@ def test_plain_and_zstd_layers(registry: Registry, reader: ImageReader) -> None:
     )
 
     assert {"plain.txt", "z"} <= files(reader.read(ref).directory)
+
+
+def test_the_example_service_as_its_dockerfile_lays_it_out(
+    registry: Registry, reader: ImageReader
+) -> None:
+    """GIVEN examples/service copied to /app over a base layer (as its Dockerfile does) WHEN
+    read THEN alembic.ini, env.py and its four revisions, and one head."""
+    base = Layer().dir("usr").file("usr/local/bin/python3.13", "elf").dir("app")
+    service = (
+        Layer()
+        .file("app/alembic.ini", (SERVICE / "alembic.ini").read_bytes())
+        .copy(SERVICE / "migrations", "app/migrations")
+        .copy(SERVICE / "shop_api", "app/shop_api")
+    )
+
+    scripts = reader.read(registry.push([base, service]))
+
+    assert (scripts.directory / "alembic.ini").read_bytes() == (
+        SERVICE / "alembic.ini"
+    ).read_bytes()
+    revisions = {p.name for p in (scripts.directory / "migrations" / "versions").glob("*.py")}
+    assert revisions == {p.name for p in (SERVICE / "migrations" / "versions").glob("*.py")}
+    assert len(revisions) >= 4
+    assert heads(scripts.directory / "migrations") == ["e7b2f9a4d6c8"]
+
+
+@pytest.mark.parametrize("docker", [True, False], ids=["docker-v2", "oci"])
+def test_an_image_built_by_buildah(
+    registry: Registry, reader: ImageReader, tmp_path: Path, docker: bool
+) -> None:
+    """GIVEN the example service built FROM scratch by buildah, in Docker v2 and OCI formats
+    WHEN read THEN its migrations, as built."""
+    context = tmp_path / "context"
+    shutil.copytree(SERVICE, context, ignore=shutil.ignore_patterns("__pycache__"))
+    containerfile = "FROM scratch\nCOPY alembic.ini /app/\nCOPY migrations /app/migrations\n"
+
+    ref = registry.build(context, containerfile, repository="shop/built", docker=docker)
+    scripts = reader.read(ref)
+
+    assert files(scripts.directory) == {"alembic.ini"} | {
+        f"migrations/{p.relative_to(SERVICE / 'migrations').as_posix()}"
+        for p in (SERVICE / "migrations").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def test_the_second_read_of_a_digest_uses_no_network(
