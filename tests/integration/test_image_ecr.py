@@ -73,6 +73,13 @@ def ecr_like(registry: Registry) -> Iterator[dict[str, Any]]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if "cut" in self.path:  # says 1000 bytes, sends 10 and hangs up
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"\x1f\x8b" + b"\0" * 8)
+                self.close_connection = True
+                return
             proxy(self, f"http://{registry.address}{self.path.split('?')[0]}", {})
 
         def log_message(self, *args: Any) -> None:
@@ -140,6 +147,20 @@ def test_a_refused_redirect_never_shows_the_signature(
     with pytest.raises(InvalidImage, match="HTTP 403") as error:
         reader.read(ref)
     assert "Signature" not in str(error.value)
+
+
+def test_a_blob_cut_short_is_an_invalid_image(
+    registry: Registry, ecr_like: dict[str, Any], tmp_path: Path
+) -> None:
+    """GIVEN the bucket hangs up in the middle of a blob WHEN read THEN InvalidImage, nothing
+    cached."""
+    pushed = registry.push([project_layer()], repository="shop/cut")
+    ref = ImageRef(registry=ecr_like["front"], repository=pushed.repository, digest=pushed.digest)
+    reader = ImageReader(ImageSettings(cache_dir=tmp_path, insecure=True))
+
+    with pytest.raises(InvalidImage, match=r"has 10 bytes, its descriptor says \d+"):
+        reader.read(ref)
+    assert not (tmp_path / "projects").exists()
 
 
 def test_plain_http_is_refused_for_a_registry_off_loopback() -> None:

@@ -55,7 +55,10 @@ class VerifiedBlob:
 
     def read(self, size: int = -1) -> bytes:
         limit = self._descriptor.size - self.bytes_read + 1  # one more, to see an overlong blob
-        chunk = self._response.read(limit if size < 0 else min(size, limit))
+        try:
+            chunk = self._response.read(limit if size < 0 else min(size, limit))
+        except (OSError, http.client.HTTPException) as exc:
+            raise InvalidImage(f"{self._where}: reading it failed: {_describe(exc)}") from None
         self.bytes_read += len(chunk)
         if self.bytes_read > self._descriptor.size:
             raise InvalidImage(
