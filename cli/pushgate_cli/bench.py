@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -562,17 +561,10 @@ def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def _context(function: str, memory_mb: int) -> Any:
-    from pushgate_cli.offline import OfflineLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
-    return OfflineLambdaContext(
-        function_name=f"pushgate-bench-{function}",
-        invoked_function_arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{function}",
-        memory_limit_in_mb=memory_mb,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=f"/aws/lambda/{function}",
-        log_stream_name="bench",
-        deadline=time.monotonic() + 30,
-    )
+    name = f"pushgate-bench-{function}"
+    return LambdaContext.invocation(name, timeout_s=30, memory_mb=memory_mb, region="eu-west-1")
 
 
 def _naive_upgrade(url: str, migrations: Path) -> None:
@@ -600,15 +592,15 @@ def _seed_ini(url: str, migrations: Path, directory: Path) -> Path:
 
 def measure_database(report: Report, repeat: int, memory: Mapping[str, int], logs: TextIO) -> None:
     from pushgate import settings
-    from pushgate.migrator import Migrator
 
     from pushgate_cli.embedded import EmbeddedPostgres
+    from pushgate_cli.schema import current_revision, head_of, move_to
 
     migrations = REPO_ROOT / "migrations"
     with EmbeddedPostgres() as server, tempfile.TemporaryDirectory() as scratch:
         url = server.create_database("bench")
-        head = Migrator.head_of(migrations)
-        Migrator.from_url(url, migrations).move_to("head")
+        head = head_of(migrations)
+        move_to(url, migrations, "head")
         env: dict[str, str | None] = {
             settings.DATABASE_URL: url,
             settings.DATABASE_SECRET_ARN: None,
@@ -658,7 +650,7 @@ def measure_database(report: Report, repeat: int, memory: Mapping[str, int], log
                 raise MeasurementError(f"alembic upgrade head failed: {done.stderr[-500:]}")
 
         seed_ms = _time_calls(seed_upgrade, repeat)
-        if Migrator.current_revision_of(url) != head:
+        if current_revision(url) != head:
             raise MeasurementError("the database left head during the warm measurements")
 
     ready, upgrade, naive, seed = (_median(v) for v in (ready_ms, upgrade_ms, naive_ms, seed_ms))

@@ -1,4 +1,4 @@
-"""ECR's way of serving images: Basic auth from GetAuthorizationToken, blobs redirected to S3.
+"""ECR's way of serving blobs: a 307 redirect to S3, followed without the Authorization header.
 
 The redirect is reproduced on loopback: a front that answers blob requests with a 307 to a
 pre-signed-looking URL of a second server (the "bucket"), which serves the real registry's bytes
@@ -15,12 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image import ImageReader, ImageRef, ImageSettings
-from pushgate.image.ecr import TOKEN_MARGIN_SECONDS, ecr_authorization, is_ecr
 from pushgate.image.registry import RegistryClient
 
 from tests.registry import Registry, project_layer
@@ -166,46 +163,3 @@ def test_a_blob_cut_short_is_an_invalid_image(
 def test_plain_http_is_refused_for_a_registry_off_loopback() -> None:
     with pytest.raises(InvalidRequest, match="only for a registry on loopback"):
         RegistryClient("registry.example.com", insecure=True)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        yield
-
-
-def test_ecr_registries_authenticate_with_the_token_while_it_is_valid(
-    aws: None,
-) -> None:
-    """GIVEN an ECR registry WHEN its Authorization is asked for twice while the token is valid
-    THEN ECR's token as Basic credentials, GetAuthorizationToken called once (warm invocations
-    reuse it); once the token has expired THEN it is asked for again."""
-    registry = "210987654321.dkr.ecr.eu-west-1.amazonaws.com"
-    regions: list[str] = []
-
-    def client(region: str) -> Any:
-        regions.append(region)
-        return boto3.client("ecr", region_name=region)
-
-    data = boto3.client("ecr", region_name="eu-west-1").get_authorization_token()
-    token = data["authorizationData"][0]
-    expires = token["expiresAt"].timestamp()  # moto's token expires on 2015-01-01
-    now = [expires - TOKEN_MARGIN_SECONDS - 3600]
-
-    first = ecr_authorization(registry, client, lambda: now[0])()
-    second = ecr_authorization(registry, client, lambda: now[0])()
-    assert first == second == f"Basic {token['authorizationToken']}"
-    assert regions == ["eu-west-1"]
-
-    now[0] = expires
-    assert ecr_authorization(registry, client, lambda: now[0])() == first
-    assert regions == ["eu-west-1", "eu-west-1"]
-    assert is_ecr(registry)
-    assert not is_ecr("ghcr.io")
-
-
-def test_a_registry_that_is_not_ecr_gets_no_ecr_token() -> None:
-    with pytest.raises(InvalidRequest, match="not an ECR registry"):
-        ecr_authorization("ghcr.io")

@@ -1,7 +1,7 @@
 """The exception hierarchy. A Lambda raises these; the class name becomes the ASL error name.
 
 The state machine's Retry and Catch blocks key on these names, so renaming one is a breaking
-change of the public contract (see design.md, Contracts).
+change of the public contract (see docs/design.md, Contracts).
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ class PushgateError(Exception):
 
 class InvalidRequest(PushgateError):
     """The event or settings are malformed. Nothing was changed. Not retryable."""
+
+
+class InvalidPush(InvalidRequest):
+    """The execution input is not a deployable push of this stack's repository. Its message is
+    the reason the run is rejected ("Deployment Rejected"). Nothing was touched."""
 
 
 class InvalidImage(PushgateError):

@@ -1,10 +1,10 @@
 """Layers onto a directory: the files under MigrationsPath, as the image's filesystem has them.
 
-A layer is a tar stream (plain, gzip, or zstd when the ``zstandard`` wheel is there) applied on
-top of the ones below it, the way an overlay filesystem merges them (OCI image spec, "Image
-Layer Filesystem Changeset"): a ``.wh.NAME`` entry deletes NAME of the lower layers, a
-``.wh..wh..opq`` entry hides everything the lower layers had in its directory. Only entries
-under the path are written; the others are read past.
+A layer is a tar stream (:mod:`pushgate.image.tarstream`) applied on top of the ones below it,
+the way an overlay filesystem merges them (OCI image spec, "Image Layer Filesystem Changeset"):
+a ``.wh.NAME`` entry deletes NAME of the lower layers, a ``.wh..wh..opq`` entry hides everything
+the lower layers had in its directory. Only entries under the path are written; the others are
+read past.
 
 Refused with InvalidImage (anywhere in a layer: a name that is absolute or has a ``..``; under the
 path: a symbolic or hard link whose target is outside it, a device file or FIFO, any other
@@ -16,36 +16,19 @@ checked again once all layers are applied.
 
 from __future__ import annotations
 
-import functools
 import os
 import posixpath
 import shutil
-import sys
 import tarfile
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Final, Protocol, cast
+from typing import IO, Final
 
 from pushgate.errors import InvalidImage, InvalidRequest
-
-LAYER_TAR: Final = "application/vnd.oci.image.layer.v1.tar"
-LAYER_GZIP: Final = "application/vnd.oci.image.layer.v1.tar+gzip"
-LAYER_ZSTD: Final = "application/vnd.oci.image.layer.v1.tar+zstd"
-DOCKER_LAYER_GZIP: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-_GZIP_TYPES: Final = frozenset({LAYER_GZIP, DOCKER_LAYER_GZIP})
-LAYER_TYPES: Final = frozenset({LAYER_TAR, LAYER_ZSTD, *_GZIP_TYPES})
+from pushgate.image.tarstream import STREAM_BUFFER_BYTES, Entry, Readable
 
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
-STREAM_BUFFER_BYTES: Final = 1024 * 1024
-
-
-Entry = tuple[tarfile.TarInfo, Callable[[], IO[bytes] | None]]  # an entry, and opening its data
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def normalize_member_name(name: str, where: str) -> str:
@@ -296,47 +279,3 @@ class _LayerState:
     def protects(self, rel: str) -> bool:
         """True when this layer wrote ``rel`` or something below it."""
         return rel in self.written or any(w.startswith(rel + "/") for w in self.written)
-
-
-# -- reading a layer's bytes -----------------------------------------------------------------
-def require_layer_type(media_type: str, where: str) -> None:
-    """InvalidImage naming the media type when pushgate cannot read such a layer."""
-    if media_type not in LAYER_TYPES:
-        raise InvalidImage(
-            f"{where} is of media type {media_type!r}; pushgate reads "
-            + ", ".join(sorted(LAYER_TYPES))
-        )
-
-
-def open_layer(media_type: str, blob: Readable, where: str) -> tarfile.TarFile:
-    """The layer's tar stream, decompressed as its media type says; InvalidImage otherwise."""
-    require_layer_type(media_type, where)
-    if media_type in _GZIP_TYPES:
-        return tarfile.open(mode="r|gz", fileobj=cast(IO[bytes], blob), bufsize=STREAM_BUFFER_BYTES)
-    if media_type == LAYER_ZSTD:
-        try:
-            import zstandard  # only for zstd layers
-        except ImportError:
-            raise InvalidImage(
-                f"{where} is {media_type}, and the zstandard package is not installed"
-            ) from None
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(IO[bytes], blob), read_size=STREAM_BUFFER_BYTES
-        )
-        return tarfile.open(mode="r|", fileobj=reader, bufsize=STREAM_BUFFER_BYTES)
-    return tarfile.open(mode="r|", fileobj=cast(IO[bytes], blob), bufsize=STREAM_BUFFER_BYTES)
-
-
-def entries(tar: tarfile.TarFile) -> Iterator[Entry]:
-    """Each entry of a streamed tar with a function opening its data (for regular files)."""
-    for member in tar:
-        yield member, functools.partial(tar.extractfile, member)
-
-
-def layer_read_errors() -> tuple[type[Exception], ...]:
-    """What a broken layer raises while it is decompressed and read as tar."""
-    errors: tuple[type[Exception], ...] = (tarfile.TarError, zlib.error, EOFError, OSError)
-    zstandard = sys.modules.get("zstandard")
-    if zstandard is not None:
-        errors += (zstandard.ZstdError,)
-    return errors

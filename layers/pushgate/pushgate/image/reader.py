@@ -11,22 +11,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from pushgate import settings
-from pushgate.db import read_positive_number
+from pushgate.database.settings import read_positive_number
 from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.cache import ScriptCache
 from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
-from pushgate.image.layers import (
-    ProjectTree,
-    entries,
-    layer_read_errors,
-    normalize_migrations_path,
-    open_layer,
-    require_layer_type,
-)
+from pushgate.image.layers import ProjectTree, normalize_migrations_path
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.image.registry import RegistryClient, VerifiedBlob, anonymous
+from pushgate.image.tarstream import entries, layer_read_errors, open_layer, require_layer_type
 
 DEFAULT_MIGRATIONS_PATH: Final = "/app"  # where the startup.sh images ran `alembic upgrade head`
 DEFAULT_MAX_PROJECT_BYTES: Final = 64 * 1024 * 1024  # far above any alembic project's size
