@@ -51,8 +51,8 @@ test: venv tools lint typecheck ## every test: lint, types, unit, integration, s
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(CURDIR)/node_modules/.bin:$$PATH" \
 	  $(BIN)/pytest
 
-test-fast: venv ## unit, integration and statemachine tests only
-	$(BIN)/pytest -m "not infra"
+test-fast: venv ## every test but the infrastructure checks and the python3.13 smoke test
+	$(BIN)/pytest -m "not infra and not smoke"
 
 fuzz-inputs: venv ## the input property suite on a large sample (PUSHGATE_FUZZ_EXAMPLES, default 400); prints the counts
 	PUSHGATE_FUZZ_EXAMPLES=$${PUSHGATE_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/statemachine/test_inputs.py -q
