@@ -32,7 +32,13 @@ from pushgate.errors import InvalidPush
 from pushgate.push import Stack
 from pushgate.push_rules import describe_push
 from pushgate_cli.embedded import DatabaseServer
-from pushgate_cli.rehearse import ACCOUNT_ID, REGION, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.rehearse import (
+    ACCOUNT_ID,
+    REGION,
+    RehearsalConfig,
+    RehearsalEnvironment,
+    sample_push_event,
+)
 
 from tests.helpers import load_event
 
@@ -175,26 +181,6 @@ REPLAY_FIELDS: list[tuple[str, ...]] = [
 ]
 
 
-def _ecr_event(digest: str, when: datetime) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "ECR Image Action",
-        "source": "aws.ecr",
-        "account": ACCOUNT_ID,
-        "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "result": "SUCCESS",
-            "repository-name": REPOSITORY,
-            "image-digest": digest,
-            "action-type": "PUSH",
-            "image-tag": "release-2",
-        },
-    }
-
-
 @st.composite
 def execution_inputs(draw: st.DrawFn, digest: str) -> tuple[Any, str]:
     """An input and the kind of damage done to it (for the counts)."""
@@ -203,7 +189,7 @@ def execution_inputs(draw: st.DrawFn, digest: str) -> tuple[Any, str]:
         return draw(JUNK), "not-an-object"
     if draw(st.booleans()):
         when = now + timedelta(minutes=draw(st.sampled_from([-600, -1, 0, 4, 6, 60])))
-        data: dict[str, Any] = _ecr_event(digest, when)
+        data: dict[str, Any] = sample_push_event(REPOSITORY, "release-2", digest, when)
         fields, kind = ECR_FIELDS, "ecr"
     else:
         keys = draw(
