@@ -21,7 +21,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -312,3 +312,59 @@ def test_the_oracle_and_describe_push_agree_on_awss_own_sample_event() -> None:
     assert not oracle_accepts(sample, datetime.now(UTC))
     with pytest.raises(InvalidPush):
         describe_push({"input": sample, "started_at": "2019-11-16T01:54:36.123Z"}, stack)
+
+
+def serving_pushed_at(env: RehearsalEnvironment) -> str:
+    """The pushed_at of the "#serving" record, as the superseded check reads it."""
+    table = env.resolver.ref("LockTable")
+    p = env.resolver.ref
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName=table, Key={"lock_id": {"S": f"{p('ClusterName')}/{p('ServiceName')}#serving"}}
+    )["Item"]
+    return str(item["pushed_at"]["S"])
+
+
+def test_a_push_from_the_far_future_is_refused_and_later_pushes_still_deploy(
+    world: tuple[RehearsalEnvironment, str],
+) -> None:
+    env, _ = world
+    # GIVEN a push dated 9999-12-31 (today it deployed, and every genuine push after it ended
+    # superseded)
+    future = env.push_event("release-3")
+    future["time"] = "9999-12-31T23:59:59Z"
+
+    # WHEN it runs, then a genuine push, then a replay by tag
+    refused = env.execute(future)
+    genuine = env.execute(env.push_event("release-4"))
+    env.push_image("release-5")
+    replay = env.execute({"tag": "release-5"})
+
+    # THEN the first is rejected with nothing touched, and both later ones deploy, each
+    # recording its pushed_at in the one canonical UTC form
+    assert refused.status == "rejected"
+    assert refused.service == refused.service_before
+    assert genuine.status == "succeeded", genuine.path
+    assert replay.status == "succeeded", replay.path
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", serving_pushed_at(env))
+
+
+def test_a_push_older_than_a_replay_is_superseded_by_time_not_by_spelling(
+    world: tuple[RehearsalEnvironment, str],
+) -> None:
+    env, _ = world
+    # GIVEN a replay deployed now, and a push of the same second an hour earlier written with
+    # an offset (+02:00: its string is "later" than the replay's, its instant is not)
+    env.push_image("release-6")
+    assert env.execute({"tag": "release-6"}).status == "succeeded"
+    recorded = serving_pushed_at(env)
+    earlier = datetime.fromisoformat(recorded.replace("Z", "+00:00")) - timedelta(hours=1)
+    late = env.push_event("release-7")
+    late["time"] = earlier.astimezone(timezone(timedelta(hours=2))).isoformat()
+    assert late["time"] > recorded
+
+    # WHEN the older push's run arrives
+    result = env.execute(late)
+
+    # THEN it is superseded: the replay's image keeps serving
+    assert result.status == "superseded", result.path
+    assert result.service == result.service_before
