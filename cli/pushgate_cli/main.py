@@ -1,4 +1,6 @@
-"""The `pushgate` command: `pushgate rehearse` (the pipeline offline) and `pushgate bench`."""
+"""The `pushgate` command: `pushgate rehearse` (the pipeline offline), `pushgate bench`, and the
+operator's commands against a real account (`status`, `history`, `replay`, `redrive`, `explain`,
+in `pushgate_cli.operator`)."""
 
 from __future__ import annotations
 
@@ -94,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--repeat", type=int, default=11, metavar="N", help="runs per figure; the median counts"
     )
+    from pushgate_cli.operator.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -103,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pushgate_cli.bench import run_bench
 
         return run_bench(output=args.output, repeat=args.repeat)
+    from pushgate_cli.operator.cli import COMMANDS, run
+
+    if args.command in COMMANDS:
+        return run(args)
     return _rehearse(args)
 
 
