@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the run as one self-contained HTML page (graph, path, before/after)",
+    )
+    rehearse_cmd.add_argument(
         "--verbose", action="store_true", help="show the functions' logs and metrics on stderr"
     )
 
@@ -150,6 +156,11 @@ def _rehearse(args: argparse.Namespace) -> int:
         from pushgate_cli.render import render
 
         print(render(result))  # noqa: T201
+    if args.html is not None:
+        from pushgate_cli.report_html import write_rehearsal_page
+
+        written = write_rehearsal_page(args.html, result)
+        print(f"pushgate rehearse: wrote {written}", file=sys.stderr)  # noqa: T201
     return EXIT_OK if result.ok else EXIT_UNEXPECTED
 
 

@@ -7,7 +7,10 @@ account holds (read back with boto3, over HTTP too).
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,6 +204,33 @@ def test_explain_prints_the_path_the_history_records(world: World, pushgate: Any
     assert json.loads(as_json.stdout)["outcome"] == "rolled_back"
     positions = [text.stdout.index(f"  {name}") for name in dict.fromkeys(entered)]
     assert positions == sorted(positions)
+
+
+def test_explain_writes_the_run_as_an_html_page(
+    world: World, pushgate: Any, tmp_path: Path
+) -> None:
+    # GIVEN the rolled-back run and the states its history entered
+    arn = next(e["executionArn"] for e in _executions(world) if e["name"] == "push-release-2")
+    history = world.client("stepfunctions").get_execution_history(
+        executionArn=arn, maxResults=1000
+    )["events"]
+    entered = {
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    }
+
+    # WHEN the operator explains it with --html
+    page = tmp_path / "run.html"
+    result = pushgate("explain", "push-release-2", "--html", str(page))
+
+    # THEN one page is written: the graph drawn as taken exactly along the history's states,
+    # the announcement's schema and service, and no reference to anything outside the file
+    assert result.code == 0, result.stderr
+    text = page.read_text()
+    taken = re.findall(r'class="node state taken[^"]*">\s*<title>([^<]*)</title>', text)
+    assert {html.unescape(name) for name in taken} == entered
+    assert "Deployment Rolled Back" in text
+    assert "(nothing applied)" in text  # release-1 had already brought the schema to head
+    assert not re.search(r'(src|href)="https?:', text)
 
 
 def test_explain_of_another_state_machines_execution_is_refused(

@@ -75,6 +75,9 @@ def add_commands(subcommands: Any) -> None:
     )
     explain.add_argument("execution", metavar="EXECUTION", help="an execution ARN or name")
     explain.add_argument("--json", action="store_true", help="print the path as JSON")
+    explain.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write a self-contained HTML report"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -206,6 +209,11 @@ def _explain(explained: commands.Explained, args: argparse.Namespace) -> int:
             lines.append(f"  {number:>3}  {row.name:<{width}}  {took:>10}  {row.outcome}")
         lines += ["", f"console   {run.console_url}"]
         _out("\n".join(lines))
+    if args.html is not None:
+        from pushgate_cli.report_html import explained_page, write_page
+
+        write_page(args.html, explained_page(explained))
+        _err(f"pushgate explain: wrote {args.html}")
     return EXIT_OK
 
 
