@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pushgate.db import connect, parse_database_url
+from pushgate.database import connect, parse_database_url
 from pushgate_cli.handlers import REPO_ROOT
 
 EVENTS_DIR = Path(__file__).parent / "events"

@@ -600,15 +600,15 @@ def _seed_ini(url: str, migrations: Path, directory: Path) -> Path:
 
 def measure_database(report: Report, repeat: int, memory: Mapping[str, int], logs: TextIO) -> None:
     from pushgate import settings
-    from pushgate.migrator import Migrator
 
     from pushgate_cli.embedded import EmbeddedPostgres
+    from pushgate_cli.schema import current_revision, head_of, move_to
 
     migrations = REPO_ROOT / "migrations"
     with EmbeddedPostgres() as server, tempfile.TemporaryDirectory() as scratch:
         url = server.create_database("bench")
-        head = Migrator.head_of(migrations)
-        Migrator.from_url(url, migrations).move_to("head")
+        head = head_of(migrations)
+        move_to(url, migrations, "head")
         env: dict[str, str | None] = {
             settings.DATABASE_URL: url,
             settings.DATABASE_SECRET_ARN: None,
@@ -658,7 +658,7 @@ def measure_database(report: Report, repeat: int, memory: Mapping[str, int], log
                 raise MeasurementError(f"alembic upgrade head failed: {done.stderr[-500:]}")
 
         seed_ms = _time_calls(seed_upgrade, repeat)
-        if Migrator.current_revision_of(url) != head:
+        if current_revision(url) != head:
             raise MeasurementError("the database left head during the warm measurements")
 
     ready, upgrade, naive, seed = (_median(v) for v in (ready_ms, upgrade_ms, naive_ms, seed_ms))

@@ -30,13 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from pushgate.db import parse_database_url
+from pushgate.database import parse_database_url
 from pushgate.errors import PushgateError
-from pushgate.migrator import Migrator
 
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
+from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
     Resolver,
     TemplateError,
@@ -614,7 +614,7 @@ class RehearsalEnvironment:
         )
 
     def revision(self) -> str | None:
-        return Migrator.current_revision_of(self.database_url)
+        return current_revision(self.database_url)
 
 
 def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:
@@ -641,12 +641,11 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
 def _prepare_schema(url: str, migrations: Path, start: str) -> None:
     """Bring the database to where the rehearsal starts (as the released version left it)."""
     try:
-        migrator = Migrator.from_url(url, migrations)
         target = start
         if start == "previous":
-            chain = migrator.revisions_to_head()
+            chain = revisions_of(migrations)
             target = chain[-2] if len(chain) >= 2 else "base"
-        migrator.move_to(target)
+        move_to(url, migrations, target)
     except PushgateError as exc:
         where = parse_database_url(url).redacted_url if _is_url(url) else "the database"
         raise RehearsalError(
@@ -665,7 +664,7 @@ def _is_url(url: str) -> bool:
 
 def _add_failing_revision(scripts: Path) -> None:
     """Add a revision on top of head that creates a table, then fails (as real ones do)."""
-    head = Migrator.head_of(scripts)
+    head = head_of(scripts)
     body = f'''"""rehearsal: a revision that fails half-way
 
 Revision ID: rehearsal_fails

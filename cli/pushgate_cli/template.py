@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,52 +123,69 @@ class Resolver:
         if len(value) != 1:
             return {key: self.resolve(item) for key, item in value.items()}
         ((key, arg),) = value.items()
-        if key == "Ref":
-            return self.ref(str(arg))
-        if key == "Fn::GetAtt":
-            logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            try:
-                return self.attributes[f"{logical}.{attribute}"]
-            except KeyError:
-                raise TemplateError(
-                    f"the rehearsal cannot resolve GetAtt {logical}.{attribute}"
-                ) from None
-        if key == "Fn::Sub":
-            text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-            local = {name: str(self.resolve(item)) for name, item in variables.items()}
-            return _SUB_VARIABLE.sub(lambda m: local.get(m[1]) or self._sub_var(m[1]), text)
-        if key == "Fn::If":
-            name, when_true, when_false = arg
-            return self.resolve(when_true if self.condition(name) else when_false)
-        if key == "Fn::Equals":
-            left, right = (self.resolve(item) for item in arg)
-            return str(left) == str(right)
-        if key == "Fn::Not":
-            return not self.resolve(arg[0])
-        if key == "Fn::And":
-            return all(self.resolve(item) for item in arg)
-        if key == "Fn::Or":
-            return any(self.resolve(item) for item in arg)
-        if key == "Condition":
-            return self.condition(str(arg))
-        if key == "Fn::Join":
-            separator, items = arg
-            return str(separator).join(str(item) for item in self.resolve(items))
-        if key == "Fn::Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if key == "Fn::Split":
-            separator, text = arg
-            return str(self.resolve(text)).split(separator)
+        function = _INTRINSICS.get(key)
+        if function is not None:
+            return function(self, arg)
         if key.startswith("Fn::"):
             raise TemplateError(f"the rehearsal does not evaluate {key}")
         return {key: self.resolve(arg)}
+
+    def _get_att(self, arg: Any) -> Any:
+        logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+        try:
+            return self.attributes[f"{logical}.{attribute}"]
+        except KeyError:
+            raise TemplateError(
+                f"the rehearsal cannot resolve GetAtt {logical}.{attribute}"
+            ) from None
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        local = {name: str(self.resolve(item)) for name, item in variables.items()}
+        return _SUB_VARIABLE.sub(lambda m: local.get(m[1]) or self._sub_var(m[1]), text)
+
+    def _if(self, arg: Any) -> Any:
+        name, when_true, when_false = arg
+        return self.resolve(when_true if self.condition(name) else when_false)
+
+    def _equals(self, arg: Any) -> bool:
+        left, right = (self.resolve(item) for item in arg)
+        return str(left) == str(right)
+
+    def _join(self, arg: Any) -> str:
+        separator, items = arg
+        return str(separator).join(str(item) for item in self.resolve(items))
+
+    def _select(self, arg: Any) -> Any:
+        index, items = arg
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _split(self, arg: Any) -> list[str]:
+        separator, text = arg
+        return str(self.resolve(text)).split(separator)
 
     def _sub_var(self, name: str) -> str:
         if "." in name and not name.startswith("AWS::"):
             logical, attribute = name.split(".", 1)
             return str(self.resolve({"Fn::GetAtt": [logical, attribute]}))
         return self.ref(name)
+
+
+# The intrinsic functions the rehearsal evaluates: name -> (resolver, argument) -> value.
+_INTRINSICS: Mapping[str, Callable[[Resolver, Any], Any]] = {
+    "Ref": lambda r, arg: r.ref(str(arg)),
+    "Condition": lambda r, arg: r.condition(str(arg)),
+    "Fn::GetAtt": Resolver._get_att,
+    "Fn::Sub": Resolver._sub,
+    "Fn::If": Resolver._if,
+    "Fn::Equals": Resolver._equals,
+    "Fn::Not": lambda r, arg: not r.resolve(arg[0]),
+    "Fn::And": lambda r, arg: all(r.resolve(item) for item in arg),
+    "Fn::Or": lambda r, arg: any(r.resolve(item) for item in arg),
+    "Fn::Join": Resolver._join,
+    "Fn::Select": Resolver._select,
+    "Fn::Split": Resolver._split,
+}
 
 
 def resource(template: Mapping[str, Any], logical_id: str) -> Mapping[str, Any]:

@@ -1,6 +1,6 @@
 """Lambda ``check_database``: is the database ready to be migrated?
 
-Event: anything (the execution input is fine). Returns the contract of design.md
+Event: anything (the execution input is fine). Returns the contract of docs/design.md
 ``{"ready", "server_version", "in_recovery", "revision", "latency_ms"}``; raises
 ``DatabaseNotReady`` (retryable) or ``DatabaseConfigError`` (final).
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pushgate.db import DatabaseSource, load_database_source, with_settings
+from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, DatabaseNotReady
 from pushgate.readiness import Readiness, check_database
 

@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pushgate.db import DatabaseSource, load_database_source, with_settings
+from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
 from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pg8000.native
 import pytest
 from pushgate import settings
-from pushgate.db import connect, parse_database_url
+from pushgate.database import connect, parse_database_url
 from pushgate.errors import (
     DatabaseNotReady,
     InvalidRequest,
@@ -23,8 +23,9 @@ from pushgate.errors import (
     MigrationLockTimeout,
     SchemaDrift,
 )
-from pushgate.migrator import MIGRATION_LOCK_KEY, Migrator
+from pushgate.migrator import MIGRATION_LOCK_KEY
 from pushgate_cli.handlers import REPO_ROOT
+from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 
 from tests.helpers import (
     CHAIN,
@@ -707,17 +708,15 @@ def test_failures_are_counted(
     assert emf[-1]["MigrationFailures"] == [1.0]
 
 
-# -- the library's conveniences for the rehearsal ---------------------------------------------
+# -- the CLI's schema helpers (pushgate_cli.schema), for the rehearsal ------------------------
 def test_move_to_goes_either_way(database_url: str) -> None:
-    """GIVEN a migrator bound to an empty database WHEN moved to head, then to the first
+    """GIVEN an empty database WHEN moved to head, then to the first
     revision THEN it upgrades, then downgrades, and reports the revision each time."""
-    migrator = Migrator.from_url(database_url, MIGRATIONS)
+    up = move_to(database_url, MIGRATIONS, "head")
+    at_head = current_revision(database_url)
+    down = move_to(database_url, MIGRATIONS, revisions_of(MIGRATIONS)[0])
 
-    up = migrator.move_to("head")
-    at_head = Migrator.current_revision_of(database_url)
-    down = migrator.move_to(migrator.revisions_to_head()[0])
-
-    assert Migrator.head_of(MIGRATIONS) == HEAD
+    assert head_of(MIGRATIONS) == HEAD
     assert (up["action"], up["applied"], at_head) == ("upgrade", CHAIN, HEAD)
     assert (down["action"], down["applied"]) == ("downgrade", [CHAIN[2], CHAIN[1]])
-    assert Migrator.current_revision_of(database_url) == CHAIN[0]
+    assert current_revision(database_url) == CHAIN[0]

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 from pg8000.exceptions import DatabaseError, InterfaceError
-from pushgate.db import classify_error, sqlstate
-from pushgate.errors import DatabaseConfigError, DatabaseNotReady
+from pushgate.database import classify_error, reraise_classified, sqlstate
+from pushgate.errors import DatabaseConfigError, DatabaseNotReady, MigrationFailed
 from sqlalchemy.exc import OperationalError
 
 pytestmark = pytest.mark.unit
@@ -63,3 +63,36 @@ def test_sqlalchemy_wrapped_errors_are_seen_through() -> None:
 
     assert sqlstate(wrapped) == "3D000"
     assert isinstance(classify_error(wrapped), DatabaseConfigError)
+
+
+def test_reraise_classified_turns_a_known_failure_into_its_pushgate_error() -> None:
+    """GIVEN a refused connection inside reraise_classified() WHEN it leaves THEN it is
+    DatabaseNotReady, with the original failure as its cause."""
+    refused = ConnectionRefusedError(111, "refused")
+
+    with pytest.raises(DatabaseNotReady) as raised, reraise_classified():
+        raise refused
+
+    assert raised.value.__cause__ is refused
+
+
+def test_reraise_classified_lets_other_failures_through_unchanged() -> None:
+    """GIVEN a syntax error (not ours to classify) WHEN it leaves THEN it is the same error."""
+    syntax = _server_error("42601")
+
+    with pytest.raises(DatabaseError) as raised, reraise_classified():
+        raise syntax
+
+    assert raised.value is syntax
+
+
+def test_reraise_classified_never_reclassifies_a_pushgate_error() -> None:
+    """GIVEN a MigrationFailed caused by a lost connection WHEN it leaves THEN it is still that
+    MigrationFailed: pushgate already decided what it means."""
+    decided = MigrationFailed("a revision failed")
+    decided.__cause__ = InterfaceError("network error")
+
+    with pytest.raises(MigrationFailed) as raised, reraise_classified():
+        raise decided
+
+    assert raised.value is decided

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pushgate import settings
-from pushgate.db import (
+from pushgate.database import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DatabaseSettings,
     DatabaseSource,

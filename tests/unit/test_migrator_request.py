@@ -21,6 +21,7 @@ from pushgate.migrator import (
     Migrator,
     has_working_downgrade,
 )
+from pushgate_cli.schema import head_of, revisions_of
 
 from tests.helpers import CHAIN, MIGRATIONS, load_event
 
@@ -108,8 +109,9 @@ def test_lock_key_fits_a_bigint_and_the_chain_is_linear() -> None:
     migrator = Migrator(MigrationSettings.from_env(MIGRATIONS, {}))
 
     assert -(2**63) <= MIGRATION_LOCK_KEY < 2**63
-    assert migrator.revisions_to_head() == CHAIN
-    assert Migrator.head_of(MIGRATIONS) == CHAIN[-1]
+    assert migrator.graph.head() == CHAIN[-1]
+    assert revisions_of(MIGRATIONS) == CHAIN
+    assert head_of(MIGRATIONS) == CHAIN[-1]
 
 
 def _revision(directory: Path, source: str, *, keep_source: bool = True) -> Script:

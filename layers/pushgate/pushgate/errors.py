@@ -1,7 +1,7 @@
 """The exception hierarchy. A Lambda raises these; the class name becomes the ASL error name.
 
 The state machine's Retry and Catch blocks key on these names, so renaming one is a breaking
-change of the public contract (see design.md, Contracts).
+change of the public contract (see docs/design.md, Contracts).
 """
 
 from __future__ import annotations

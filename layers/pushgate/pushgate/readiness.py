@@ -11,7 +11,7 @@ import contextlib
 import time
 from typing import Final, TypedDict
 
-from pushgate.db import DatabaseSettings, classify_error, connect
+from pushgate.database import DatabaseSettings, connect, reraise_classified
 from pushgate.errors import DatabaseNotReady
 
 VERSION_TABLE: Final = "alembic_version"  # alembic's default version table, in the search_path
@@ -24,7 +24,7 @@ _REVISION_SQL: Final = f"SELECT version_num FROM {VERSION_TABLE} ORDER BY versio
 
 
 class Readiness(TypedDict):
-    """The ``check_database`` contract (design.md, Contracts)."""
+    """The ``check_database`` contract (docs/design.md, Contracts)."""
 
     ready: bool
     server_version: str
@@ -38,15 +38,10 @@ def check_database(db: DatabaseSettings) -> Readiness:
     started = time.perf_counter()
     con = connect(db)
     try:
-        try:
+        with reraise_classified():
             rows = con.run(_PROBE_SQL)
             server_version, in_recovery, has_version_table = rows[0]
             revisions = [row[0] for row in con.run(_REVISION_SQL)] if has_version_table else []
-        except Exception as exc:
-            classified = classify_error(exc)
-            if classified is None:
-                raise
-            raise classified from exc
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail
             con.close()

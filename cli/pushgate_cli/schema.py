@@ -1,0 +1,45 @@
+"""Schema helpers for the rehearsal, the bench and the tests (never shipped in the layer).
+
+They drive the layer's :class:`~pushgate.migrator.Migrator` with default settings, the way a
+developer would: move a database to a revision whichever way it is, read where it is, list a
+script directory's revisions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pushgate.database import parse_database_url
+from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
+from pushgate.migrator.scripts import Relative, RevisionGraph
+from pushgate.readiness import check_database
+
+
+def head_of(script_location: Path) -> str:
+    """The single head revision of an alembic script directory."""
+    return RevisionGraph(Path(script_location)).head()
+
+
+def revisions_of(script_location: Path) -> list[str]:
+    """Every revision id of an alembic script directory, from base to head."""
+    graph = RevisionGraph(Path(script_location))
+    return [script.revision for script in reversed(list(graph.script.walk_revisions()))]
+
+
+def current_revision(url: str) -> str | None:
+    """The current revision of the database at ``url`` (None: base / no version table)."""
+    return check_database(parse_database_url(url))["revision"]
+
+
+def move_to(url: str, script_location: Path, target: str) -> MigrationResult:
+    """Upgrade or downgrade (whichever it takes) the database at ``url`` to ``target``."""
+    migrator = Migrator(MigrationSettings(script_location=Path(script_location)))
+    db = parse_database_url(url)
+    resolved = migrator.graph.resolve(target)
+    if isinstance(resolved, Relative):
+        direction = resolved.direction
+    else:
+        current = check_database(db)["revision"]
+        migrator.graph.check_known(current)
+        direction = migrator.graph.direction(current, resolved)
+    return migrator.run(MigrationRequest(direction, target), db)

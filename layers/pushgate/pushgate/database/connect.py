@@ -1,0 +1,78 @@
+"""Open pg8000 connections: the connect timeout, TLS (``prefer``/``require``), classified errors.
+
+TLS: ``disable``, ``prefer`` (the default, as libpq: TLS when the server offers it) or
+``require``. The server's certificate is not verified (libpq's ``require`` semantics). With
+``prefer``, a server that refuses TLS is remembered for the process, so later connections skip
+the TLS request. A failure to connect is DatabaseNotReady or DatabaseConfigError
+(:mod:`pushgate.database.classify`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import TypeVar
+
+import pg8000.dbapi
+import pg8000.native
+from pg8000.exceptions import InterfaceError
+
+from pushgate.database.classify import reraise_classified
+from pushgate.database.settings import DatabaseSettings
+
+_C = TypeVar("_C")
+_plain_servers: set[tuple[str, int]] = set()  # (host, port) that refused TLS under "prefer"
+_tls_context: ssl.SSLContext | None = None
+
+
+def _no_verify_tls() -> ssl.SSLContext:
+    """One TLS context for the process (building one loads the CA store: ~20 ms)."""
+    global _tls_context
+    if _tls_context is None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # libpq "require": encrypted, not verified
+        _tls_context = context
+    return _tls_context
+
+
+def _open(factory: Callable[..., _C], db: DatabaseSettings, application_name: str) -> _C:
+    def attempt(tls: ssl.SSLContext | bool) -> _C:
+        return factory(
+            user=db.user,
+            password=db.password,
+            host=db.host,
+            port=db.port,
+            database=db.database,
+            timeout=db.connect_timeout,
+            application_name=application_name,
+            ssl_context=tls,
+        )
+
+    with reraise_classified():
+        if db.sslmode == "disable" or (
+            db.sslmode == "prefer" and (db.host, db.port) in _plain_servers
+        ):
+            return attempt(False)
+        try:
+            return attempt(_no_verify_tls())
+        except InterfaceError as exc:
+            # pg8000 raises a bare InterfaceError (no cause) when the server refuses TLS;
+            # socket-level failures always carry their OSError as the cause.
+            if db.sslmode != "prefer" or exc.__cause__ is not None:
+                raise
+        connection = attempt(False)
+        _plain_servers.add((db.host, db.port))
+        return connection
+
+
+def connect(db: DatabaseSettings, application_name: str = "pushgate") -> pg8000.native.Connection:
+    """A pg8000 native connection, or DatabaseNotReady / DatabaseConfigError."""
+    return _open(pg8000.native.Connection, db, application_name)
+
+
+def connect_dbapi(
+    db: DatabaseSettings, application_name: str = "pushgate"
+) -> pg8000.dbapi.Connection:
+    """A pg8000 DB-API connection (for SQLAlchemy's ``creator``), errors as :func:`connect`."""
+    return _open(pg8000.dbapi.Connection, db, application_name)

@@ -1,0 +1,142 @@
+"""What a ``run_migrations`` invocation asks for and answers: the request, the settings, the
+result (the contract of docs/design.md, Contracts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast
+
+from pushgate import settings
+from pushgate.database import read_positive_number
+from pushgate.errors import InvalidRequest
+
+DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, then retried
+DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
+DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
+
+Action = Literal["plan", "upgrade", "downgrade"]
+Direction = Literal["upgrade", "downgrade"]
+ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade")
+
+
+class PendingRevision(TypedDict):
+    revision: str
+    down_revision: str | None
+    description: str
+    downgradable: bool
+
+
+class MigrationResult(TypedDict):
+    """The ``run_migrations`` contract (docs/design.md, Contracts)."""
+
+    action: Action
+    from_revision: str | None
+    to_revision: str | None
+    applied: list[str]
+    duration_ms: float
+    pending: NotRequired[list[PendingRevision]]  # plan only
+    sql: NotRequired[str]  # plan only
+
+
+def migration_result(
+    action: Action, current: str | None, to: str | None, applied: list[str]
+) -> MigrationResult:
+    """A result (``duration_ms`` is filled in by the runner; a plan's ``pending`` and ``sql``
+    start empty)."""
+    result = MigrationResult(
+        action=action, from_revision=current, to_revision=to, applied=applied, duration_ms=0.0
+    )
+    if action == "plan":
+        result["pending"] = []
+        result["sql"] = ""
+    return result
+
+
+def _positive_number(environ: Mapping[str, str], name: str, default: float) -> float:
+    return read_positive_number(environ, name, default, InvalidRequest)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationSettings:
+    """The migration tunables (documented defaults) and the script directory."""
+
+    script_location: Path
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+
+    @classmethod
+    def from_env(
+        cls, default_script_location: Path, environ: Mapping[str, str]
+    ) -> MigrationSettings:
+        """``MIGRATIONS_DIR`` (else ``default_script_location``) and the MIGRATION_* tunables."""
+        location = Path(environ.get(settings.MIGRATIONS_DIR, "").strip() or default_script_location)
+        if not (location / "env.py").is_file():
+            raise InvalidRequest(
+                f"{location} is not an alembic script directory (no env.py); "
+                f"set {settings.MIGRATIONS_DIR}"
+            )
+        return cls(
+            script_location=location,
+            lock_timeout_ms=int(
+                _positive_number(
+                    environ, settings.MIGRATION_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS
+                )
+            ),
+            statement_timeout_ms=int(
+                _positive_number(
+                    environ, settings.MIGRATION_STATEMENT_TIMEOUT_MS, DEFAULT_STATEMENT_TIMEOUT_MS
+                )
+            ),
+            lock_wait_seconds=_positive_number(
+                environ, settings.MIGRATION_LOCK_WAIT_SECONDS, DEFAULT_LOCK_WAIT_SECONDS
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class MigrationRequest:
+    """A parsed ``run_migrations`` event."""
+
+    action: Action
+    target: str
+    expected_current: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Any) -> MigrationRequest:
+        """``{"action", "target"?, "expected_current"?}``; raises InvalidRequest."""
+        if not isinstance(event, Mapping):
+            raise InvalidRequest("the event must be a JSON object with an 'action'")
+        action = event.get("action")
+        if action not in ACTIONS:
+            raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        target = event.get("target")
+        if target is None:
+            if action == "downgrade":
+                raise InvalidRequest("a downgrade needs a target (a revision, 'base' or '-N')")
+            target = "head"
+        expected = event.get("expected_current")
+        for name, value in (("target", target), ("expected_current", expected)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidRequest(f"{name} must be a non-empty string, got {value!r}")
+        return cls(
+            action=cast(Action, action),
+            target=str(target).strip(),
+            expected_current=expected.strip() if isinstance(expected, str) else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunLimits:
+    """What bounds one run: the settings' timeouts and the deadline (a ``time.monotonic()``
+    instant the run must stop before, or None)."""
+
+    lock_timeout_ms: int
+    statement_timeout_ms: int
+    stop_at: float | None
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds until the deadline (None: no deadline)."""
+        return None if self.stop_at is None else self.stop_at - now

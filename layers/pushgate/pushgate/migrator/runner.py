@@ -1,0 +1,125 @@
+"""The ``run_migrations`` Lambda's work: plan, upgrade or downgrade, safely.
+
+Safety, in the order it happens:
+
+1. One connection, with a read timeout (:mod:`~pushgate.migrator.connection`).
+2. The advisory lock, so two runs never migrate at once (not for a plan, which changes nothing).
+3. The current revision is read. Already at the target -> nothing is applied (idempotent: a
+   replay or a redrive is safe). Otherwise, with ``expected_current`` given and different from
+   the current revision -> ``SchemaDrift``, nothing done.
+4. All pending revisions run in ONE transaction (:mod:`~pushgate.migrator.transaction`): a
+   failure anywhere rolls everything back, and the database stays at ``from_revision``.
+5. A deadline (the Lambda's, minus :data:`DEADLINE_MARGIN_SECONDS`) bounds every wait, caps
+   ``statement_timeout`` and is checked before each statement: the run stops, rolls back and
+   raises ``MigrationFailed`` instead of being killed mid-way.
+6. Errors leave as pushgate errors, classified by SQLSTATE and type, never by message
+   (:mod:`~pushgate.migrator.retry`): losing the database before or during the transaction is
+   ``DatabaseNotReady`` (the state machine retries it; a retry is safe, see 3); credentials
+   refused before anything ran, ``DatabaseConfigError``; anything else, ``MigrationFailed``.
+
+The revision graph is read once per process (cold start); an upgrade that finds the database
+already at the target does not even load env.py. The version table is alembic's default
+``alembic_version``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from typing import Final
+
+from sqlalchemy.engine import Connection
+
+from pushgate.database import DatabaseSettings, describe_error, reraise_classified
+from pushgate.errors import MigrationFailed, PushgateError, SchemaDrift
+from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
+from pushgate.migrator.plan import make_plan, offline_sql, pending_revision
+from pushgate.migrator.request import (
+    MigrationRequest,
+    MigrationResult,
+    MigrationSettings,
+    RunLimits,
+    migration_result,
+)
+from pushgate.migrator.scripts import Revision, RevisionGraph, Target
+from pushgate.migrator.transaction import migrate
+
+DEADLINE_MARGIN_SECONDS: Final = 2.0  # stop this long before the Lambda's own timeout
+
+
+class Migrator:
+    """Runs migrations from one alembic script directory. Build it once per process."""
+
+    def __init__(self, migration_settings: MigrationSettings) -> None:
+        self.settings = migration_settings
+        self.graph = RevisionGraph(migration_settings.script_location)
+        self._connections = Connections(migration_settings.statement_timeout_ms)
+
+    def run(
+        self, request: MigrationRequest, db: DatabaseSettings, *, deadline: float | None = None
+    ) -> MigrationResult:
+        """Plan, upgrade or downgrade. ``deadline``: a ``time.monotonic()`` instant (the Lambda's
+        end); the run stops :data:`DEADLINE_MARGIN_SECONDS` before it."""
+        started = time.perf_counter()
+        limits = RunLimits(
+            lock_timeout_ms=self.settings.lock_timeout_ms,
+            statement_timeout_ms=self.settings.statement_timeout_ms,
+            stop_at=None if deadline is None else deadline - DEADLINE_MARGIN_SECONDS,
+        )
+        self.graph.head()
+        target = self.graph.resolve(request.target)  # an unknown revision fails before connecting
+        try:
+            with reraise_classified(), self._connections.open(db) as conn:
+                lock = (
+                    nullcontext()
+                    if request.action == "plan"
+                    else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
+                )
+                with lock:
+                    current = current_revision(conn)
+                    conn.commit()
+                    result = self._run_locked(conn, request, target, current, limits)
+        except PushgateError:
+            raise
+        except Exception as exc:  # before or around the migration's transaction: nothing changed
+            raise MigrationFailed(
+                f"the {request.action} failed: {describe_error(exc)}; nothing was changed"
+            ) from exc
+        result["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def _run_locked(
+        self,
+        conn: Connection,
+        request: MigrationRequest,
+        target: Target,
+        current: str | None,
+        limits: RunLimits,
+    ) -> MigrationResult:
+        if isinstance(target, Revision) and target.id == current:
+            return migration_result(request.action, current, current, [])  # idempotent
+        self.graph.check_known(current)
+        expected = request.expected_current
+        if expected is not None and (None if expected == "base" else expected) != current:
+            raise SchemaDrift(
+                f"the database is at {current or 'base'}, expected {expected}; nothing done"
+            )
+        plan = make_plan(self.graph, request.action, target, current)
+        if request.action == "plan":
+            result = migration_result("plan", current, plan.to_revision, [])
+            result["pending"] = [pending_revision(self.graph, step) for step in plan.steps]
+            result["sql"] = offline_sql(self.graph, plan)
+            return result
+        if not plan.steps:
+            return migration_result(request.action, current, current, [])
+        applied = migrate(conn, self.graph, plan, limits)
+        logger().info(
+            "migration committed",
+            extra={
+                "action": request.action,
+                "from_revision": current,
+                "to_revision": plan.to_revision,
+                "applied": applied,
+            },
+        )
+        return migration_result(request.action, current, plan.to_revision, applied)
