@@ -345,7 +345,7 @@ def test_every_environment_variable_is_a_name_from_settings(name: str) -> None:
     }
     assert set(variables) - known == set()
     assert variables["POWERTOOLS_SERVICE_NAME"] == "pushgate"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Pushgate"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "Pushgate/${AWS::StackName}"}
 
 
 def test_the_functions_get_the_settings_they_need() -> None:

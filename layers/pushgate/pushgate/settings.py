@@ -25,6 +25,10 @@ CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
 
+# outcomes (observe_outcome): the serving record it keeps
+LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
+SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
+
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
