@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import HEAD
 from tests.operator.conftest import World, wait_until_done
 
 pytestmark = pytest.mark.operator
@@ -28,7 +29,9 @@ def _deploy(world: World, tag: str, name: str) -> dict[str, Any]:
     started = world.client("stepfunctions").start_execution(
         stateMachineArn=machine, name=name, input=json.dumps(world.push(tag))
     )
-    return wait_until_done(world, started["executionArn"])
+    done = wait_until_done(world, started["executionArn"])
+    assert world.command("settle") == "ok"  # its announcement reached observe_outcome
+    return done
 
 
 def _outputs(world: World) -> dict[str, str]:
@@ -72,6 +75,9 @@ def test_status_shows_what_serves_after_a_push_deployed(world: World, pushgate: 
     assert "push-release-1" in text.stdout
     assert "succeeded" in text.stdout
     assert "console.aws.amazon.com/states/home?region=us-east-1" in text.stdout
+    # and the schema revision the run reached, from the serving record (no database read)
+    assert f"schema    {HEAD}" in text.stdout
+    assert "failures  0 in a row" in text.stdout
     status = json.loads(as_json.stdout)
     assert status["serving"]["digest"] == digest
     assert status["serving"]["tags"] == ["release-1"]
@@ -104,6 +110,10 @@ def test_history_lists_a_rolled_back_run_beside_the_succeeded_one(
     ]
     assert all(r["duration_s"] is not None for r in runs)
     assert "rolled_back" in table.stdout
+    # and the status counts it as one failure in a row, still at the revision release-1 reached
+    status = json.loads(pushgate("status", "--json").stdout)
+    assert status["serving"]["consecutive_failures"] == 1
+    assert status["serving"]["revision"] == HEAD
     assert "push-release-1" in table.stdout
 
 

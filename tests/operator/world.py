@@ -7,12 +7,16 @@ definition from template.yaml, the shipped handlers in-process, an embedded Post
 rollout simulator). Executions started over HTTP run pushgate's definition inside this process.
 The CloudFormation stack samconfig.toml names for `dev` exists, with template.yaml's own
 Outputs, resolved against the world's resources, so the CLI finds everything the way it does in
-AWS.
+AWS. The template's outcome rule (ObserveOutcomeFunction's EventBridge event, with its real
+pattern) routes the announcements to a queue that a thread delivers to the shipped
+observe_outcome handler, as EventBridge invokes the Lambda (moto's EventBridge has no Lambda
+targets), so the serving record gains its revision and failure count as in AWS.
 
 Protocol (line-based): once serving, one JSON line `{"port", "region", "stack"}` on stdout. Then
 commands on stdin, one answer line each:
 - `push TAG`: push an image with this tag to the repository; answers the ECR push event (JSON).
 - `rollout healthy|failing|stuck`: how newly pushed images behave from now on; answers `ok`.
+- `settle`: once every announcement so far reached observe_outcome; answers `ok`.
 EOF on stdin ends the process. The functions' output (logs, metrics) goes to stderr.
 """
 
@@ -21,21 +25,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
+import threading
 from typing import Any
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from pushgate_cli.ecs_sim import Rollout
+from pushgate_cli.handlers import load_handler
 from pushgate_cli.operator.account import samconfig_stack
 from pushgate_cli.rehearse import REGION, STATE_MACHINE, RehearsalConfig, RehearsalEnvironment
-from pushgate_cli.template import Resolver
+from pushgate_cli.template import Resolver, function_environment, resource
+
+from tests.conftest import FakeLambdaContext
+
+OBSERVER = "ObserveOutcomeFunction"
 
 # the resources the stack's outputs name that the rehearsal does not create: placeholders
 _UNEMULATED = {
     "EcrPushRule": "pushgate-shop-dev-EcrPushRule",
     "AlertRule": "pushgate-shop-dev-AlertRule",
     "TriggerDeadLetterQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/pushgate-dlq",
+    "DeployDashboard": "pushgate-shop-dev",
 }
 
 
@@ -57,6 +69,64 @@ def stack_outputs(env: RehearsalEnvironment) -> dict[str, str]:
     }
 
 
+class OutcomeDelivery:
+    """EventBridge -> observe_outcome: the template's rule into a queue, drained by a thread."""
+
+    def __init__(self, env: RehearsalEnvironment) -> None:
+        properties = resource(env.template, OBSERVER)["Properties"]
+        rule = properties["Events"]["Outcome"]["Properties"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        self._sqs = sqs
+        self._queue = sqs.create_queue(QueueName="pushgate-world-outcomes")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])
+        events = boto3.client("events", region_name=REGION)
+        bus = str(env.resolver.resolve(rule.get("EventBusName", "default")))
+        events.put_rule(
+            Name="OutcomeRule",
+            EventBusName=bus,
+            EventPattern=json.dumps(env.resolver.resolve(rule["Pattern"])),
+        )
+        events.put_targets(
+            Rule="OutcomeRule",
+            EventBusName=bus,
+            Targets=[{"Id": "observe-outcome", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+        )
+        os.environ.update(function_environment(env.template, env.resolver, OBSERVER))
+        self._handler = load_handler("observe_outcome", env.root, fresh=True)
+        self._busy = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drain_forever, daemon=True)
+
+    def __enter__(self) -> OutcomeDelivery:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def settle(self) -> None:
+        while self._drain():
+            pass
+
+    def _drain_forever(self) -> None:
+        while not self._stop.is_set():
+            if not self._drain():
+                self._stop.wait(0.05)
+
+    def _drain(self) -> bool:
+        """Deliver what is queued; False when nothing was."""
+        with self._busy:
+            batch = self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            for message in messages:
+                self._handler.lambda_handler(json.loads(message["Body"]), FakeLambdaContext())
+                self._sqs.delete_message(
+                    QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"]
+                )
+            return bool(messages)
+
+
 def create_stack(name: str, outputs: dict[str, str]) -> None:
     body = {
         "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
@@ -75,11 +145,14 @@ def _answer(line: str) -> None:
     _ANSWERS.flush()
 
 
-def _serve_commands(env: RehearsalEnvironment) -> None:
+def _serve_commands(env: RehearsalEnvironment, delivery: OutcomeDelivery) -> None:
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
         if command == "push":
             answer: Any = env.push_event(argument)
+        elif command == "settle":
+            delivery.settle()
+            answer = "ok"
         elif command == "rollout":
             env.simulator.new_images = Rollout(argument)
             answer = "ok"
@@ -99,12 +172,13 @@ def main() -> None:
         stack = samconfig_stack(env.root / "samconfig.toml", "dev")
         create_stack(stack.name, stack_outputs(env))
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
-        server.start()
-        try:
-            _answer(json.dumps({"port": args.port, "region": REGION, "stack": stack.name}))
-            _serve_commands(env)
-        finally:
-            server.stop()
+        with OutcomeDelivery(env) as delivery:
+            server.start()
+            try:
+                _answer(json.dumps({"port": args.port, "region": REGION, "stack": stack.name}))
+                _serve_commands(env, delivery)
+            finally:
+                server.stop()
 
 
 if __name__ == "__main__":
