@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import threading
 from typing import Any
@@ -34,11 +33,10 @@ import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.handlers import load_handler
+from pushgate_cli.lambda_context import LambdaContext
 from pushgate_cli.operator.account import samconfig_stack
 from pushgate_cli.rehearse import REGION, STATE_MACHINE, RehearsalConfig, RehearsalEnvironment
 from pushgate_cli.template import Resolver, function_environment, resource
-
-from tests.conftest import FakeLambdaContext
 
 OBSERVER = "ObserveOutcomeFunction"
 
@@ -91,8 +89,18 @@ class OutcomeDelivery:
             EventBusName=bus,
             Targets=[{"Id": "observe-outcome", "Arn": queue_arn["Attributes"]["QueueArn"]}],
         )
-        os.environ.update(function_environment(env.template, env.resolver, OBSERVER))
-        self._handler = load_handler("observe_outcome", env.root, fresh=True)
+        # its own environment only, around its cold start and each invocation, as in Lambda
+        self._environments = env.function_environments
+        self._environments.update(
+            {
+                OBSERVER: {
+                    **function_environment(env.template, env.resolver, OBSERVER),
+                    "POWERTOOLS_TRACE_DISABLED": "true",
+                }
+            }
+        )
+        with self._environments.applied(OBSERVER):
+            self._handler = load_handler("observe_outcome", env.root, fresh=True)
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drain_forever, daemon=True)
@@ -120,7 +128,11 @@ class OutcomeDelivery:
             batch = self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10)
             messages = batch.get("Messages", [])
             for message in messages:
-                self._handler.lambda_handler(json.loads(message["Body"]), FakeLambdaContext())
+                with self._environments.applied(OBSERVER):
+                    self._handler.lambda_handler(
+                        json.loads(message["Body"]),
+                        LambdaContext.invocation("observe-outcome", timeout_s=30, memory_mb=256),
+                    )
                 self._sqs.delete_message(
                     QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"]
                 )

@@ -17,10 +17,9 @@ import boto3
 import pytest
 from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.handlers import load_handler
+from pushgate_cli.lambda_context import LambdaContext
 from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment
 from pushgate_cli.template import function_environment
-
-from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.statemachine
 
@@ -35,31 +34,33 @@ def env(database_url: str) -> Iterator[RehearsalEnvironment]:
 
 def _deliver(
     env: RehearsalEnvironment,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     execution_input: Any,
 ) -> list[dict[str, Any]]:
     """Run one push; deliver its announcement to the handler; the EMF documents it printed."""
     result = env.execute(execution_input)
-    for name, value in function_environment(env.template, env.resolver, FUNCTION).items():
-        monkeypatch.setenv(name, value)
-    handler = load_handler("observe_outcome", env.root, fresh=True)
+    # its own template environment only, as Lambda gives it (no other function's variable)
+    own = function_environment(env.template, env.resolver, FUNCTION)
+    env.function_environments.update({FUNCTION: own})
+    with env.function_environments.applied(FUNCTION):
+        handler = load_handler("observe_outcome", env.root, fresh=True)
     capsys.readouterr()
     for entry in result.events:
-        handler.lambda_handler(
-            {
-                "version": "0",
-                "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-                "source": entry["Source"],
-                "detail-type": entry["DetailType"],
-                "account": "123456789012",
-                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": REGION,
-                "resources": [],
-                "detail": entry["Detail"],
-            },
-            FakeLambdaContext(),
-        )
+        with env.function_environments.applied(FUNCTION):
+            handler.lambda_handler(
+                {
+                    "version": "0",
+                    "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+                    "source": entry["Source"],
+                    "detail-type": entry["DetailType"],
+                    "account": "123456789012",
+                    "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "region": REGION,
+                    "resources": [],
+                    "detail": entry["Detail"],
+                },
+                LambdaContext.invocation("observe-outcome", timeout_s=30, memory_mb=256),
+            )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     return [line for line in lines if "_aws" in line]
 
@@ -86,14 +87,13 @@ def _metrics(documents: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_a_success_records_its_revision_and_how_long_the_push_took_to_serve(
     env: RehearsalEnvironment,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a push made 90 seconds before its run ends healthy
     pushed = env.push_event("release-2", when=datetime.now(UTC) - timedelta(seconds=90))
 
     # WHEN its announcement reaches observe_outcome
-    documents = _deliver(env, monkeypatch, capsys, pushed)
+    documents = _deliver(env, capsys, pushed)
 
     # THEN the serving record names the revision the schema reached, no failures in a row
     record = _record(env)
@@ -110,15 +110,14 @@ def test_a_success_records_its_revision_and_how_long_the_push_took_to_serve(
 
 def test_failures_in_a_row_count_up_and_a_success_resets_them(
     env: RehearsalEnvironment,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # GIVEN a healthy deploy, then two pushes whose tasks fail to start
-    _deliver(env, monkeypatch, capsys, env.push_event("release-2"))
+    _deliver(env, capsys, env.push_event("release-2"))
     env.simulator.new_images = Rollout.FAILING
     counts = []
     for tag in ("release-3", "release-4"):
-        documents = _deliver(env, monkeypatch, capsys, env.push_event(tag))
+        documents = _deliver(env, capsys, env.push_event(tag))
         counts.append(_metrics(documents)["ConsecutiveFailures"][0])
         # THEN each rolled-back run adds one, in the record and the metric
         assert _metrics(documents)["DeploymentsRolledBack"][0] == [1.0]
@@ -127,13 +126,13 @@ def test_failures_in_a_row_count_up_and_a_success_resets_them(
 
     # WHEN a push that is not in the repository is rejected THEN the count stays
     rejected = {"repository": "shop/api", "digest": "sha256:" + "0" * 64}
-    documents = _deliver(env, monkeypatch, capsys, rejected)
+    documents = _deliver(env, capsys, rejected)
     assert "ConsecutiveFailures" not in _metrics(documents)
     assert _metrics(documents)["DeploymentsRejected"][0] == [1.0]
     assert _record(env)["consecutive_failures"]["N"] == "2"
 
     # WHEN the next push deploys THEN the count is back at zero
     env.simulator.new_images = Rollout.HEALTHY
-    documents = _deliver(env, monkeypatch, capsys, env.push_event("release-5"))
+    documents = _deliver(env, capsys, env.push_event("release-5"))
     assert _metrics(documents)["ConsecutiveFailures"][0] == [0.0]
     assert _record(env)["consecutive_failures"]["N"] == "0"

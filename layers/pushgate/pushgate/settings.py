@@ -25,6 +25,11 @@ CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
 
+# the push (describe_push): the repository this stack deploys, its registry's account and region
+REPOSITORY_NAME: Final = "REPOSITORY_NAME"
+REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
+REPOSITORY_REGION: Final = "REPOSITORY_REGION"
+
 # outcomes (observe_outcome): the serving record it keeps
 LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
