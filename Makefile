@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .tools
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools lint typecheck test test-fast fuzz-inputs rehearse bench build validate clean
+.PHONY: help venv tools lint typecheck test test-fast fuzz-inputs rehearse bench build validate docs-picture clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -58,9 +58,9 @@ fuzz-inputs: venv ## the input property suite on a large sample (PUSHGATE_FUZZ_E
 	PUSHGATE_FUZZ_EXAMPLES=$${PUSHGATE_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/statemachine/test_inputs.py -q
 
 # --- the main job ------------------------------------------------------------------------
-rehearse: venv ## the whole pipeline offline: healthy, then unhealthy, on an embedded PostgreSQL
-	$(BIN)/pushgate rehearse --scenario healthy
-	$(BIN)/pushgate rehearse --scenario unhealthy
+rehearse: venv ## the whole pipeline offline: healthy, then unhealthy; HTML reports in .pushgate/
+	$(BIN)/pushgate rehearse --scenario healthy --html .pushgate/rehearsal-healthy.html
+	$(BIN)/pushgate rehearse --scenario unhealthy --html .pushgate/rehearsal-unhealthy.html
 
 bench: venv tools ## the performance budget of a deploy (not part of `make test`)
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(BIN)/pushgate bench
@@ -71,6 +71,9 @@ validate: tools ## sam validate --lint
 
 build: tools ## sam build (no Docker: the layer is built by its Makefile from Lambda wheels)
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(TOOLS)/sam/bin/sam build
+
+docs-picture: venv ## redraw docs/state-machine.svg from the definition (Graphviz)
+	$(BIN)/python -m pushgate_cli.docs_picture
 
 clean: ## remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache bench-results

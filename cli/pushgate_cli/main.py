@@ -1,4 +1,6 @@
-"""The `pushgate` command: `pushgate rehearse` (the pipeline offline) and `pushgate bench`."""
+"""The `pushgate` command: `pushgate rehearse` (the pipeline offline), `pushgate bench`, and the
+operator's commands against a real account (`status`, `history`, `replay`, `redrive`, `explain`,
+in `pushgate_cli.operator`)."""
 
 from __future__ import annotations
 
@@ -73,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the run as one self-contained HTML page (graph, path, before/after)",
+    )
+    rehearse_cmd.add_argument(
         "--verbose", action="store_true", help="show the functions' logs and metrics on stderr"
     )
 
@@ -94,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--repeat", type=int, default=11, metavar="N", help="runs per figure; the median counts"
     )
+    from pushgate_cli.operator.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -103,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pushgate_cli.bench.command import run_bench
 
         return run_bench(output=args.output, repeat=args.repeat)
+    from pushgate_cli.operator.cli import COMMANDS, run
+
+    if args.command in COMMANDS:
+        return run(args)
     return _rehearse(args)
 
 
@@ -186,6 +201,11 @@ def _rehearse(args: argparse.Namespace) -> int:
         from pushgate_cli.render import render
 
         print(render(result))  # noqa: T201
+    if args.html is not None:
+        from pushgate_cli.report_html import write_rehearsal_page
+
+        written = write_rehearsal_page(args.html, result)
+        print(f"pushgate rehearse: wrote {written}", file=sys.stderr)  # noqa: T201
     return EXIT_OK if result.ok else EXIT_UNEXPECTED
 
 

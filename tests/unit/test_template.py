@@ -385,7 +385,7 @@ def test_every_environment_variable_is_a_name_from_settings(name: str) -> None:
     }
     assert set(variables) - known == set()
     assert variables["POWERTOOLS_SERVICE_NAME"] == "pushgate"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Pushgate"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "Pushgate/${AWS::StackName}"}
 
 
 def test_every_function_and_the_layer_has_a_make_target() -> None:

@@ -36,6 +36,10 @@ REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
+# outcomes (observe_outcome): the serving record it keeps
+LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
+SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
+
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
