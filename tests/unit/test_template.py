@@ -352,13 +352,25 @@ def test_the_functions_get_the_settings_they_need() -> None:
     def env(name: str) -> set[str]:
         return set(RESOURCES[name]["Properties"]["Environment"]["Variables"])
 
-    assert settings.DATABASE_SECRET_ARN in env("CheckDatabaseFunction")
+    version_table = {
+        settings.VERSION_TABLE,
+        settings.VERSION_TABLE_SCHEMA,
+        settings.MIGRATION_SEARCH_PATH,
+    }
+    assert {settings.DATABASE_SECRET_ARN, *version_table} <= env("CheckDatabaseFunction")
     assert {
         settings.DATABASE_SECRET_ARN,
         settings.MIGRATION_LOCK_TIMEOUT_MS,
         settings.MIGRATION_STATEMENT_TIMEOUT_MS,
         settings.MIGRATION_LOCK_WAIT_SECONDS,
+        *version_table,
     } <= env("RunMigrationsFunction")
+    # both read the same table: the same parameters, never two spellings
+    for name in version_table:
+        assert (
+            RESOURCES["CheckDatabaseFunction"]["Properties"]["Environment"]["Variables"][name]
+            == RESOURCES["RunMigrationsFunction"]["Properties"]["Environment"]["Variables"][name]
+        )
     assert {settings.CLUSTER_NAME, settings.SERVICE_NAME, settings.CONTAINER_NAME} <= env(
         "PrepareRolloutFunction"
     )

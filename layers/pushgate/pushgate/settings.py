@@ -20,6 +20,13 @@ MIGRATION_LOCK_TIMEOUT_MS: Final = "MIGRATION_LOCK_TIMEOUT_MS"  # PostgreSQL loc
 MIGRATION_STATEMENT_TIMEOUT_MS: Final = "MIGRATION_STATEMENT_TIMEOUT_MS"  # statement_timeout
 MIGRATION_LOCK_WAIT_SECONDS: Final = "MIGRATION_LOCK_WAIT_SECONDS"  # advisory-lock wait bound
 
+# the version table (run_migrations writes it, check_database reads it)
+VERSION_TABLE: Final = "VERSION_TABLE"  # default alembic_version
+VERSION_TABLE_SCHEMA: Final = "VERSION_TABLE_SCHEMA"  # default: none (through the search_path)
+MIGRATION_SEARCH_PATH: Final = (
+    "MIGRATION_SEARCH_PATH"  # comma-separated schemas; default: the role's
+)
+
 # rollout (prepare_rollout)
 CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
