@@ -11,11 +11,28 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from pushgate import settings
 from pushgate_cli.embedded import DatabaseServer, EmbeddedPostgres, ExistingServer
+from pushgate_cli.lambda_context import LambdaContext
+
+from tests.markers import emulation_used_by
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A ``unit`` test runs no AWS emulation (``aws``/``statemachine`` tests do): fail it if
+    its module uses moto or the offline interpreter."""
+    module = getattr(item, "module", None)
+    if item.get_closest_marker("unit") is None or module is None:
+        return
+    used = emulation_used_by(module)
+    if used:
+        pytest.fail(
+            f"{item.nodeid} is marked unit but its module uses AWS emulation "
+            f"({', '.join(used)}): mark it aws (moto) or statemachine",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -48,20 +65,7 @@ def database_url(postgres_server: DatabaseServer) -> Iterator[str]:
         postgres_server.drop_database(name)
 
 
-@dataclass
-class FakeLambdaContext:
-    """What the Lambda runtime passes as ``context`` (the fields Powertools reads)."""
-
-    remaining_ms: int = 60_000
-    function_name: str = "pushgate-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:pushgate-test"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    """The context of an invocation of a 512 MB function with 60 s to run, starting now."""
+    return LambdaContext.invocation("pushgate-test", timeout_s=60, memory_mb=512)

@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -562,17 +561,10 @@ def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
 
 
 def _context(function: str, memory_mb: int) -> Any:
-    from pushgate_cli.offline import OfflineLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
-    return OfflineLambdaContext(
-        function_name=f"pushgate-bench-{function}",
-        invoked_function_arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{function}",
-        memory_limit_in_mb=memory_mb,
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=f"/aws/lambda/{function}",
-        log_stream_name="bench",
-        deadline=time.monotonic() + 30,
-    )
+    name = f"pushgate-bench-{function}"
+    return LambdaContext.invocation(name, timeout_s=30, memory_mb=memory_mb, region="eu-west-1")
 
 
 def _naive_upgrade(url: str, migrations: Path) -> None:

@@ -2,9 +2,10 @@
 
 What runs is what ships: the state machine is `template.yaml`'s DefinitionUri with the template's
 own DefinitionSubstitutions substituted (`pushgate_cli.template`), the Lambdas are the handlers in
-`functions/*/app.py` with the environment the template gives them, and the database is a real
-PostgreSQL (embedded, or `--database-url`). AWS is moto (`pushgate_cli.offline` closes the
-interpreter's gaps); ECS rollouts progress as `pushgate_cli.ecs_sim` makes them.
+`functions/*/app.py`, each with only the environment the template gives it (as in Lambda:
+`FunctionEnvironments`), and the database is a real PostgreSQL (embedded, or `--database-url`).
+AWS is moto (`pushgate_cli.offline` closes the interpreter's gaps); ECS rollouts progress as
+`pushgate_cli.ecs_sim` makes them.
 
 `RehearsalEnvironment` sets the world up once (database at a starting revision, ECS service,
 autoscaling, ECR image, secret, lock table, the state machine) and runs one or more executions
@@ -37,7 +38,7 @@ from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
-from pushgate_cli.handlers import REPO_ROOT, load_handler
+from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
@@ -55,7 +56,12 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STATE_MACHINE = "DeployStateMachine"
 ALERT_RULE = "AlertRule"
-FUNCTIONS = ("CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction")
+FUNCTIONS = (
+    "DescribePushFunction",
+    "CheckDatabaseFunction",
+    "RunMigrationsFunction",
+    "PrepareRolloutFunction",
+)
 INITIAL_DESIRED_COUNT = 2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -218,6 +224,40 @@ def sample_push_event(repository: str, tag: str, digest: str, when: datetime) ->
     }
 
 
+class FunctionEnvironments:
+    """Each function's own environment, as Lambda gives it, applied around its invocations.
+
+    All functions share this process, so while one runs, ``os.environ`` holds its variables
+    and none of the others' (nor any other pushgate setting): a handler that reads another
+    function's variable fails here as it would in AWS. Executions run on threads, so one
+    invocation at a time holds the environment (a lock).
+    """
+
+    def __init__(self) -> None:
+        self._environments: dict[str, dict[str, str]] = {}
+        self._lock = threading.RLock()
+
+    def update(self, environments: Mapping[str, Mapping[str, str]]) -> None:
+        self._environments.update({k: dict(v) for k, v in environments.items()})
+
+    def foreign_to(self, logical_id: str) -> set[str]:
+        """The variables the function must not see: the other functions' and pushgate's."""
+        names = {n for env in self._environments.values() for n in env} | _SETTINGS_NAMES
+        return names - set(self._environments[logical_id])
+
+    @contextlib.contextmanager
+    def applied(self, logical_id: str) -> Iterator[None]:
+        values: dict[str, str | None] = dict.fromkeys(self.foreign_to(logical_id))
+        values.update(self._environments[logical_id])
+        with self._lock, _environ(values):
+            yield
+
+
+_SETTINGS_NAMES = {
+    value for key, value in vars(settings).items() if key.isupper() and isinstance(value, str)
+}
+
+
 class RehearsalEnvironment:
     """The emulated account, the database and the state machine of one rehearsal."""
 
@@ -241,6 +281,8 @@ class RehearsalEnvironment:
         self.aws: OfflineStepFunctions
         self.state_machine_arn = ""
         self.lambda_observers: list[Callable[[str, Any, BaseException | None], None]] = []
+        self.function_environments = FunctionEnvironments()
+        self._migrations = Path()
         self._runs = 0
         self._pushes = 0
         self._repositories: set[str] = set()
@@ -288,8 +330,8 @@ class RehearsalEnvironment:
         if start is not None:
             _prepare_schema(self.database_url, source, start, self.version_table)
         self._refuse_unrunnable(graph)
-        migrations = self._migrations_dir(source)
-        self._stack.enter_context(_environ(self._process_environment(migrations)))
+        self._migrations = self._migrations_dir(source)
+        self._stack.enter_context(_environ(self._process_environment()))
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
         )
@@ -348,13 +390,16 @@ class RehearsalEnvironment:
         _add_failing_revision(copy, versions)
         return copy
 
-    def _process_environment(self, migrations: Path) -> dict[str, str | None]:
-        """The union of the functions' environments (they share this process)."""
+    def _process_environment(self) -> dict[str, str | None]:
+        """What this process needs itself (its own boto3 clients); the functions' environments
+        are applied around each of their invocations (`FunctionEnvironments`)."""
+        return {"AWS_DEFAULT_REGION": REGION}
+
+    def _function_overrides(self) -> dict[str, str]:
+        """What the rehearsal adds to every function's template environment."""
         return {
-            "AWS_DEFAULT_REGION": REGION,
-            "MIGRATIONS_DIR": str(migrations),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+            settings.POWERTOOLS_TRACE_DISABLED: "true",  # no X-Ray daemon here
+            settings.POWERTOOLS_LOG_LEVEL: self.config.log_level,
         }
 
     def _create_resources(self, *, reachable: bool) -> None:
@@ -419,11 +464,27 @@ class RehearsalEnvironment:
             region=REGION,
             account_id=ACCOUNT_ID,
         )
-        # The functions read their settings at cold start (their first invocation), from the
-        # environment the template gives them; they share this process, so it is the union.
-        for logical_id in FUNCTIONS:
-            os.environ.update(function_environment(self.template, self.resolver, logical_id))
-        os.environ.pop("DATABASE_URL", None)  # they read the secret, as they do in AWS
+        # Each function sees only its own environment, as in Lambda: the template's (Globals
+        # and its own), applied around its cold start and each invocation.
+        self.function_environments.update(
+            {logical_id: self._function_environment(logical_id) for logical_id in FUNCTIONS}
+        )
+
+    def _function_environment(self, logical_id: str) -> dict[str, str]:
+        environment = {
+            **function_environment(self.template, self.resolver, logical_id),
+            **self._function_overrides(),
+        }
+        if (function_dir(self._function_name(logical_id), self.root) / "migrations").exists():
+            # in AWS the package holds the scripts (functions/<name>/migrations); here they are
+            # the rehearsal's (a scenario may add a revision to a copy)
+            environment[settings.MIGRATIONS_DIR] = str(self._migrations)
+        return environment
+
+    def _function_name(self, logical_id: str) -> str:
+        """The directory under functions/ that holds the function's code."""
+        code_uri = str(function_setting(self.template, logical_id, "CodeUri", self.resolver))
+        return Path(code_uri).name
 
     def _route_alerts(self) -> str:
         """The template's AlertRule, with its real pattern, delivering to a queue we can read:
@@ -489,8 +550,7 @@ class RehearsalEnvironment:
         return name
 
     def _register_function(self, logical_id: str) -> str:
-        code_uri = str(function_setting(self.template, logical_id, "CodeUri", self.resolver))
-        name = Path(code_uri).name
+        name = self._function_name(logical_id)
         memory = int(function_setting(self.template, logical_id, "MemorySize", self.resolver))
         timeout = int(function_setting(self.template, logical_id, "Timeout", self.resolver))
         module: Any = None
@@ -498,23 +558,26 @@ class RehearsalEnvironment:
 
         def invoke(event: Any, context: Any) -> Any:
             nonlocal module
-            with cold_start:  # on the first invocation, as in AWS; runs may be concurrent
-                if module is None:
-                    module = load_handler(name, self.root, fresh=True)
-            error: BaseException | None = None
-            started = time.perf_counter()
-            try:
-                return module.lambda_handler(event, context)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                self.invocations.append(
-                    Invocation(name, memory, elapsed_ms, type(error).__name__ if error else None)
-                )
-                for observer in self.lambda_observers:
-                    observer(name, event, error)
+            with self.function_environments.applied(logical_id):
+                with cold_start:  # on the first invocation, as in AWS
+                    if module is None:
+                        module = load_handler(name, self.root, fresh=True)
+                error: BaseException | None = None
+                started = time.perf_counter()
+                try:
+                    return module.lambda_handler(event, context)
+                except BaseException as exc:
+                    error = exc
+                    raise
+                finally:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    self.invocations.append(
+                        Invocation(
+                            name, memory, elapsed_ms, type(error).__name__ if error else None
+                        )
+                    )
+                    for observer in self.lambda_observers:
+                        observer(name, event, error)
 
         return self.aws.register_lambda(
             f"pushgate-{name.replace('_', '-')}", invoke, memory_mb=memory, timeout_s=timeout
@@ -745,14 +808,19 @@ def _closed_port() -> int:
 
 @contextlib.contextmanager
 def _environ(values: Mapping[str, str | None]) -> Iterator[None]:
-    saved = dict(os.environ)
+    """Set (a str) or unset (None) these variables, and put back exactly those on exit; no
+    other variable is touched, so threads reading the rest of the environment are unaffected."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        _set_environ(values)
+        yield
+    finally:
+        _set_environ(saved)
+
+
+def _set_environ(values: Mapping[str, str | None]) -> None:
     for key, value in values.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)

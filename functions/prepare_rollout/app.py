@@ -18,13 +18,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pushgate.errors import PushgateError
-from pushgate.rollout import (
-    PushedImage,
-    Rollout,
-    RolloutResult,
-    RolloutTarget,
-    register_fields_of,
-)
+from pushgate.push import PushedImage
+from pushgate.rollout import Rollout, RolloutResult, RolloutTarget, register_fields_of
 
 logger = Logger()
 tracer = Tracer(patch_modules=["botocore"])  # patch_all would import SQLAlchemy, requests

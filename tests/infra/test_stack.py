@@ -154,7 +154,13 @@ def test_run_migrations_ships_the_bundled_alembic_scripts(sam_build: Build) -> N
 
 
 @pytest.mark.parametrize(
-    "function", ["CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction"]
+    "function",
+    [
+        "DescribePushFunction",
+        "CheckDatabaseFunction",
+        "RunMigrationsFunction",
+        "PrepareRolloutFunction",
+    ],
 )
 def test_each_function_package_is_its_handler_only(sam_build: Build, function: str) -> None:
     assert sam_build.run.returncode == 0, sam_build.run.output
@@ -174,7 +180,12 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
     # dev environment's parameters and plausible values for what CloudFormation creates
     template = load_template(ROOT / "template.yaml")
     account, region = "123456789012", "eu-west-1"
-    functions = ["CheckDatabaseFunction", "RunMigrationsFunction", "PrepareRolloutFunction"]
+    functions = [
+        "DescribePushFunction",
+        "CheckDatabaseFunction",
+        "RunMigrationsFunction",
+        "PrepareRolloutFunction",
+    ]
     resolver = Resolver(
         template,
         samconfig_parameters(ROOT / "samconfig.toml", "dev"),

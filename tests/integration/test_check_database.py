@@ -22,7 +22,7 @@ from pushgate_cli.handlers import load_handler
 from tests.helpers import HEAD, load_event, modules_after_cold_start
 
 if TYPE_CHECKING:
-    from tests.conftest import FakeLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def _url(password: str, port: int, database: str = APP_DATABASE) -> str:
 
 
 def _check(
-    monkeypatch: pytest.MonkeyPatch, url: str, context: FakeLambdaContext, **env: str
+    monkeypatch: pytest.MonkeyPatch, url: str, context: LambdaContext, **env: str
 ) -> dict[str, object]:
     monkeypatch.setenv(settings.DATABASE_URL, url)
     for name, value in env.items():
@@ -43,7 +43,7 @@ def _check(
 
 
 def test_ready_on_a_fresh_database(
-    check_database: Callable[[], ModuleType], lambda_context: FakeLambdaContext
+    check_database: Callable[[], ModuleType], lambda_context: LambdaContext
 ) -> None:
     """GIVEN an empty database WHEN checked THEN it is ready, a writer, with no revision yet."""
     result = check_database().lambda_handler(load_event("ecr_push"), lambda_context)
@@ -62,7 +62,7 @@ def test_ready_on_a_fresh_database(
 def test_reports_the_current_revision(
     check_database: Callable[[], ModuleType],
     run_migrations: Callable[[], ModuleType],
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a database migrated to head WHEN checked THEN the revision is head's."""
     run_migrations().lambda_handler({"action": "upgrade"}, lambda_context)
@@ -75,7 +75,7 @@ def test_reports_the_current_revision(
 def test_wrong_password_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a server with password auth WHEN the password is wrong THEN DatabaseConfigError."""
     url = _url(APP_PASSWORD + "-wrong", private_server.port)
@@ -87,7 +87,7 @@ def test_wrong_password_is_a_config_error(
 def test_the_right_password_with_url_special_characters_works(
     monkeypatch: pytest.MonkeyPatch,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a password with @ : / % WHEN percent-escaped in DATABASE_URL THEN it is accepted."""
     result = _check(monkeypatch, private_server.url, lambda_context)
@@ -98,7 +98,7 @@ def test_the_right_password_with_url_special_characters_works(
 def test_unknown_database_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a database name that does not exist WHEN checked THEN DatabaseConfigError."""
     url = _url(APP_PASSWORD, private_server.port, database="no_such_database")
@@ -108,7 +108,7 @@ def test_unknown_database_is_a_config_error(
 
 
 def test_stopped_server_is_not_ready(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a server that was running and is now stopped WHEN checked THEN DatabaseNotReady."""
     with EmbeddedPostgres() as server:
@@ -132,7 +132,7 @@ def silent_listener() -> Iterator[int]:
 
 
 def test_silent_server_times_out_as_not_ready(
-    monkeypatch: pytest.MonkeyPatch, silent_listener: int, lambda_context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, silent_listener: int, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a server that never answers WHEN checked with a 0.5 s timeout THEN DatabaseNotReady
     within about that time."""
@@ -150,7 +150,7 @@ def test_silent_server_times_out_as_not_ready(
 
 
 def test_replica_in_recovery_is_not_ready(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a server restarted as a hot standby (in recovery) WHEN checked THEN DatabaseNotReady:
     migrations need the writer."""
@@ -163,7 +163,7 @@ def test_replica_in_recovery_is_not_ready(
 
 
 def test_missing_settings_fail_on_invocation(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
 ) -> None:
     """GIVEN neither DATABASE_URL nor DATABASE_SECRET_ARN WHEN the handler is loaded THEN the
     cold start succeeds AND every invocation raises DatabaseConfigError."""
@@ -199,7 +199,7 @@ def test_rds_secret_is_used(
     monkeypatch: pytest.MonkeyPatch,
     secrets: Any,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN an RDS-format secret pointing at the server WHEN checked THEN ready."""
     secret = {
@@ -227,7 +227,7 @@ def test_malformed_secret_is_a_config_error(
     monkeypatch: pytest.MonkeyPatch,
     secrets: Any,
     secret_string: str,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a secret that is not an RDS-format JSON object WHEN checked THEN
     DatabaseConfigError."""
@@ -238,7 +238,7 @@ def test_malformed_secret_is_a_config_error(
 
 
 def test_missing_secret_is_a_config_error(
-    monkeypatch: pytest.MonkeyPatch, secrets: Any, lambda_context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, secrets: Any, lambda_context: LambdaContext
 ) -> None:
     """GIVEN an ARN of a secret that does not exist WHEN checked THEN DatabaseConfigError."""
     monkeypatch.setenv(
@@ -269,7 +269,7 @@ def test_a_rotated_password_is_picked_up_at_once(
     monkeypatch: pytest.MonkeyPatch,
     secrets: Any,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a secret cached with a stale password WHEN the secret is rotated to the right one
     THEN the next check fetches it again (bypassing the cache) and is ready."""

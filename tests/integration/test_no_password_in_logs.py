@@ -19,7 +19,7 @@ from pushgate_cli.handlers import load_handler
 from tests.helpers import HEAD, ScriptDir
 
 if TYPE_CHECKING:
-    from tests.conftest import FakeLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_no_log_line_carries_the_password(
     monkeypatch: pytest.MonkeyPatch,
     private_server: EmbeddedPostgres,
     script_dir: ScriptDir,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -75,7 +75,7 @@ def test_no_log_line_carries_the_password(
 def test_no_log_line_carries_the_secret(
     monkeypatch: pytest.MonkeyPatch,
     private_server: EmbeddedPostgres,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:

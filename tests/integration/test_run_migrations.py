@@ -40,20 +40,20 @@ from tests.helpers import (
 )
 
 if TYPE_CHECKING:
-    from tests.conftest import FakeLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.integration
 
 RunMigrations = Callable[[], ModuleType]
 
 
-def _invoke(handler: ModuleType, event: dict[str, Any], context: FakeLambdaContext) -> Any:
+def _invoke(handler: ModuleType, event: dict[str, Any], context: LambdaContext) -> Any:
     return handler.lambda_handler(event, context)
 
 
 # -- upgrade ---------------------------------------------------------------------------------
 def test_fresh_database_to_head(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN an empty database WHEN upgraded THEN every revision is applied in order, the schema
     exists and the database is at head."""
@@ -70,7 +70,7 @@ def test_fresh_database_to_head(
 
 
 def test_rerun_is_idempotent(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head holding data WHEN the same upgrade is replayed THEN nothing is
     applied, it says so, and the data is untouched."""
@@ -89,7 +89,7 @@ def test_rerun_is_idempotent(
 
 
 def test_replay_at_target_wins_over_a_stale_expected_current(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database already at the target WHEN a redrive carries the expected_current of the
     first attempt THEN it is a no-op, not SchemaDrift."""
@@ -103,7 +103,7 @@ def test_replay_at_target_wins_over_a_stale_expected_current(
 
 
 def test_upgrade_to_a_named_revision_then_relative(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN an empty database WHEN upgraded to the first revision and then by +1 THEN each call
     applies exactly what it names."""
@@ -123,7 +123,7 @@ def test_upgrade_to_a_named_revision_then_relative(
 
 # -- plan ------------------------------------------------------------------------------------
 def test_plan_lists_pending_revisions_and_sql_without_changing_anything(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at the first revision WHEN planned THEN the two pending revisions are
     listed in order with their downgrade status and SQL, and the database did not move."""
@@ -149,7 +149,7 @@ def test_plan_lists_pending_revisions_and_sql_without_changing_anything(
 
 
 def test_plan_at_the_target_has_nothing_pending(
-    run_migrations: RunMigrations, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN planned THEN the plan's shape is kept: nothing pending, no
     SQL."""
@@ -166,7 +166,7 @@ def test_plan_flags_a_revision_without_a_working_downgrade(
     run_migrations: RunMigrations,
     script_dir: ScriptDir,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a pending revision whose downgrade raises WHEN planned THEN it is marked not
     downgradable and the others are."""
@@ -188,7 +188,7 @@ def test_plan_flags_a_revision_without_a_working_downgrade(
 
 # -- downgrade -------------------------------------------------------------------------------
 def test_downgrade_by_one(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN downgraded by -1 THEN only the last revision is undone."""
     handler = run_migrations()
@@ -205,7 +205,7 @@ def test_downgrade_by_one(
 
 
 def test_downgrade_to_an_exact_revision_guarded_by_expected_current(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN downgraded to the first revision THEN the later revisions
     are undone newest first, the enum type included."""
@@ -226,7 +226,7 @@ def test_downgrade_to_an_exact_revision_guarded_by_expected_current(
 
 
 def test_rollback_event_and_downgrade_to_base(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN the rollback event runs and then a downgrade to base THEN
     from_revision/to_revision follow AND base is reported as null."""
@@ -244,7 +244,7 @@ def test_rollback_event_and_downgrade_to_base(
 
 
 def test_schema_drift_changes_nothing(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN a downgrade expects another current revision THEN
     SchemaDrift and the schema is untouched."""
@@ -263,7 +263,7 @@ def test_schema_drift_changes_nothing(
 
 
 def test_unknown_database_revision_is_drift(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database stamped by a newer release (unknown revision) WHEN upgraded THEN
     SchemaDrift and nothing is done."""
@@ -294,7 +294,7 @@ def test_invalid_requests_change_nothing(
     run_migrations: RunMigrations,
     db_env: str,
     event: dict[str, Any],
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN an empty database WHEN the request is malformed THEN InvalidRequest, nothing done."""
     with pytest.raises(InvalidRequest):
@@ -304,7 +304,7 @@ def test_invalid_requests_change_nothing(
 
 
 def test_upgrade_to_an_older_revision_is_invalid(
-    run_migrations: RunMigrations, db_env: str, lambda_context: FakeLambdaContext
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
 ) -> None:
     """GIVEN a database at head WHEN asked to 'upgrade' to the first revision THEN
     InvalidRequest: going down must be an explicit downgrade."""
@@ -322,7 +322,7 @@ def test_multiple_heads_are_invalid(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a script directory with two heads WHEN upgraded THEN InvalidRequest, nothing done."""
     script_dir.add_revision("b0000000000b", CHAIN[1], upgrade="op.execute('SELECT 1')")
@@ -339,7 +339,7 @@ def test_a_revision_file_that_cannot_be_imported_is_invalid(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a revision that imports the service's own code (not shipped with the function)
     WHEN the function cold-starts and is invoked THEN InvalidRequest (the design's error, not a
@@ -366,7 +366,7 @@ def test_a_failing_revision_leaves_the_database_where_it_started(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a database at the first revision and a new head that fails half-way (after creating
     a table) WHEN upgraded THEN MigrationFailed, the database is at the first revision, and none
@@ -404,7 +404,7 @@ def test_a_failure_from_base_leaves_nothing(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN an empty database and four revisions, the last failing WHEN upgraded THEN the
     database is still empty (not even the version table)."""
@@ -442,7 +442,7 @@ def test_stops_before_the_lambda_deadline(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a revision that would run for 30 s and a Lambda with 3 s left WHEN upgraded THEN
     the run stops in time with MigrationFailed and everything is rolled back."""
@@ -463,7 +463,7 @@ def test_lock_timeout_when_another_run_holds_the_lock(
     run_migrations: RunMigrations,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN another session holding the migration lock WHEN upgraded with a 0.5 s wait THEN
     MigrationLockTimeout after about that long, and nothing is done."""
@@ -508,7 +508,7 @@ def test_losing_the_database_while_waiting_for_the_lock_is_retryable(
     run_migrations: RunMigrations,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a run waiting for the migration lock WHEN its session is killed THEN
     DatabaseNotReady (which the state machine retries), and nothing is done."""
@@ -531,7 +531,7 @@ def test_losing_the_database_mid_migration_rolls_back_and_is_retryable(
     script_dir: ScriptDir,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN an upgrade whose last revision is still running WHEN its session is killed (a
     failover, a restart) THEN DatabaseNotReady (retryable: nothing was committed) and the
@@ -570,7 +570,7 @@ def test_table_lock_contention_gives_up_cleanly(
     run_migrations: RunMigrations,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a long transaction reading users WHEN a revision must ALTER users with a 100 ms
     lock_timeout THEN after a few jittered retries MigrationLockTimeout, database unchanged."""
@@ -592,7 +592,7 @@ def test_table_lock_contention_is_retried(
     run_migrations: RunMigrations,
     db_env: str,
     monkeypatch: pytest.MonkeyPatch,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a reader that holds users for 0.2 s WHEN a revision must ALTER users with a 100 ms
     lock_timeout THEN the whole transaction is retried and succeeds."""
@@ -676,7 +676,7 @@ def test_two_concurrent_upgrades_apply_each_revision_once(
 # -- observability ---------------------------------------------------------------------------
 def test_metrics_are_emitted(
     run_migrations: RunMigrations,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """GIVEN an empty database WHEN upgraded THEN an EMF record in the Pushgate namespace holds
@@ -695,7 +695,7 @@ def test_metrics_are_emitted(
 
 def test_failures_are_counted(
     run_migrations: RunMigrations,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """GIVEN a malformed request WHEN it fails THEN a MigrationFailures metric is emitted."""

@@ -249,7 +249,6 @@ def test_a_failed_migrations_alert_says_where_the_schema_stayed_and_why_in_words
     # THEN the "Deployment Failed" alert names the revision the database started at and is
     # still at (nothing applied), and its cause is the runner's message, not Lambda's JSON
     assert result.status == "failed"
-    assert "Note the starting revision" in result.path
     detail = only_event(result)
     assert detail["error"] == "MigrationFailed"
     assert detail["from_revision"] == detail["to_revision"] == result.revision_before
@@ -396,6 +395,51 @@ def test_a_replay_with_neither_tag_nor_digest_is_rejected_saying_so(rehearsal: R
     assert "Find the pushed image" not in result.path
     cause = only_event(result)["cause"]
     assert "neither a tag nor a digest" in cause
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "cause"),
+    [
+        (
+            {"source": "aws.s3", "detail": {}},
+            "source aws.s3 is not aws.ecr: only ECR pushes and replay requests are deployed",
+        ),
+        ({"digest": "latest"}, "digest latest is not a sha256: digest"),
+        (
+            {"repository": "other/app", "tag": "v1"},
+            "repository other/app is not shop/api, the repository this stack deploys",
+        ),
+        (
+            ["not", "an", "object"],
+            "the input is neither a successful ECR PUSH of shop/api with a digest (and account, "
+            "region, time) nor a replay request {repository?, tag?, digest?} of strings",
+        ),
+    ],
+    ids=["not-from-ecr", "malformed-replay-digest", "replay-of-another-repository", "unreadable"],
+)
+def test_describe_push_rejects_with_its_reason_before_anything_is_touched(
+    rehearsal: Rehearse, execution_input: Any, cause: str
+) -> None:
+    # GIVEN an input describe_push refuses
+    with rehearsal() as env:
+        assert env.resolver.ref("RepositoryName") == "shop/api"
+        # WHEN it starts a run
+        result = env.execute(execution_input)
+
+    # THEN the run is rejected at "Describe the push": no image look-up, lock, database or
+    # service, and the alert's cause is describe_push's reason in words
+    assert result.status == "rejected"
+    assert result.execution.status == "FAILED"
+    assert result.path[result.path.index("Describe the push") + 1] == "Read the rejection"
+    assert "Find the pushed image" not in result.path
+    assert "Take the deployment lock" not in result.path
+    assert "Release the deployment lock" not in result.path
+    assert_untouched(result)
+    detail = only_event(result)
+    assert detail["error"] == "DeploymentRejected"
+    assert detail["cause"] == cause
+    assert detail["input"] == execution_input
+    assert result.alerts == ["Deployment Rejected"]
 
 
 def test_a_push_whose_image_is_not_in_the_repository_is_rejected(rehearsal: Rehearse) -> None:

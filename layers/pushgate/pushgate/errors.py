@@ -15,6 +15,11 @@ class InvalidRequest(PushgateError):
     """The event or settings are malformed. Nothing was changed. Not retryable."""
 
 
+class InvalidPush(InvalidRequest):
+    """The execution input is not a deployable push of this stack's repository. Its message is
+    the reason the run is rejected ("Deployment Rejected"). Nothing was touched."""
+
+
 class DatabaseNotReady(PushgateError):
     """The database cannot serve yet: refused, timed out, starting up, in recovery. Retryable."""
 

@@ -13,7 +13,6 @@ It never changes the service itself: `ecs:updateService` is a separate state in 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypedDict
@@ -22,14 +21,7 @@ from botocore.exceptions import ClientError
 
 from pushgate import settings
 from pushgate.errors import ContainerNotFound, InvalidRequest, ServiceNotFound
-
-DIGEST_PATTERN: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
-# ECR repository names: lowercase, digits, and . _ - / separators (ECR's own pattern)
-REPOSITORY_PATTERN: Final = re.compile(
-    r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
-)
-ACCOUNT_PATTERN: Final = re.compile(r"^[0-9]{12}$")
-REGION_PATTERN: Final = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$")
+from pushgate.push import PushedImage as PushedImage  # its home is pushgate.push
 
 # Fields DescribeTaskDefinition returns that RegisterTaskDefinition does not accept: ECS sets them.
 READ_ONLY_FIELDS: Final = frozenset(
@@ -91,49 +83,6 @@ class RolloutTarget:
             service=environ[settings.SERVICE_NAME].strip(),
             container=environ[settings.CONTAINER_NAME].strip(),
         )
-
-
-@dataclass(frozen=True)
-class PushedImage:
-    """An image in ECR, identified by its digest (the tag is informational only)."""
-
-    repository: str
-    digest: str
-    account: str
-    region: str
-    tag: str | None = None
-
-    def __post_init__(self) -> None:
-        checks = (
-            ("repository", self.repository, REPOSITORY_PATTERN),
-            ("digest", self.digest, DIGEST_PATTERN),
-            ("account", self.account, ACCOUNT_PATTERN),
-            ("region", self.region, REGION_PATTERN),
-        )
-        for name, value, pattern in checks:
-            if not pattern.fullmatch(value):
-                raise InvalidRequest(f"{name} {value!r} does not match {pattern.pattern}")
-
-    @classmethod
-    def from_event(cls, event: Any) -> PushedImage:
-        """Parse `{"repository", "digest", "tag"?, "account", "region"}`; InvalidRequest if bad."""
-        if not isinstance(event, Mapping):
-            raise InvalidRequest("the event must be a JSON object")
-        values: dict[str, str] = {}
-        for key in ("repository", "digest", "account", "region"):
-            value = event.get(key)
-            if not isinstance(value, str):
-                raise InvalidRequest(f"{key!r} is required and must be a string")
-            values[key] = value
-        tag = event.get("tag")
-        if tag is not None and not isinstance(tag, str):
-            raise InvalidRequest("'tag' must be a string or null")
-        return cls(tag=tag or None, **values)
-
-    @property
-    def uri(self) -> str:
-        """The image reference pinned by digest, as ECS pulls it."""
-        return f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{self.repository}@{self.digest}"
 
 
 def render_task_definition(

@@ -32,6 +32,11 @@ CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
 
+# the push (describe_push): the repository this stack deploys, its registry's account and region
+REPOSITORY_NAME: Final = "REPOSITORY_NAME"
+REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
+REPOSITORY_REGION: Final = "REPOSITORY_REGION"
+
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"

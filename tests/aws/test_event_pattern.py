@@ -21,7 +21,7 @@ from pushgate_cli.template import Resolver, load_template, resource
 
 from tests.helpers import load_event
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.aws
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

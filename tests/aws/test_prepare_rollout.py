@@ -16,9 +16,9 @@ from pushgate_cli.handlers import load_handler
 from tests.helpers import modules_after_cold_start
 
 if TYPE_CHECKING:
-    from tests.conftest import FakeLambdaContext
+    from pushgate_cli.lambda_context import LambdaContext
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.aws
 
 REGION = "us-west-2"
 ACCOUNT = "123456789012"
@@ -103,7 +103,7 @@ def containers(ecs: Any, arn: str) -> dict[str, dict[str, Any]]:
 
 
 def test_registers_a_revision_pinning_the_digest(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the service runs web:1 with three tasks
     before = current_task_definition(ecs)
@@ -130,7 +130,7 @@ def test_registers_a_revision_pinning_the_digest(
 
 
 def test_the_same_digest_reuses_its_revision(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN a digest already prepared once
     first = handler.lambda_handler(push_event(), lambda_context)
@@ -144,7 +144,7 @@ def test_the_same_digest_reuses_its_revision(
 
 
 def test_the_serving_revision_is_reused(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the service already runs the revision pinning the digest
     prepared = handler.lambda_handler(push_event(), lambda_context)
@@ -160,7 +160,7 @@ def test_the_serving_revision_is_reused(
 
 
 def test_another_digest_gets_its_own_revision(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN one digest prepared
     first = handler.lambda_handler(push_event(), lambda_context)
@@ -173,7 +173,7 @@ def test_another_digest_gets_its_own_revision(
 
 
 def test_a_malformed_digest_changes_nothing(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the digest from AWS's sample event, which is 60 hex digits, not 64
     count = len(revisions(ecs))
@@ -185,7 +185,7 @@ def test_a_malformed_digest_changes_nothing(
 
 
 def test_an_unknown_container_is_reported(
-    ecs: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    ecs: Any, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
 ) -> None:
     # GIVEN CONTAINER_NAME names a container the task definition does not have
     monkeypatch.setenv(settings.CONTAINER_NAME, "worker")
@@ -205,7 +205,7 @@ def test_an_unknown_service_is_reported(
     monkeypatch: pytest.MonkeyPatch,
     setting: str,
     value: str,
-    lambda_context: FakeLambdaContext,
+    lambda_context: LambdaContext,
 ) -> None:
     # GIVEN the settings name a service or cluster that does not exist
     monkeypatch.setenv(setting, value)
@@ -216,7 +216,7 @@ def test_an_unknown_service_is_reported(
 
 
 def test_a_deleted_service_is_reported(
-    ecs: Any, handler: ModuleType, lambda_context: FakeLambdaContext
+    ecs: Any, handler: ModuleType, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the service was scaled in and deleted (it is no longer ACTIVE)
     ecs.update_service(cluster=CLUSTER, service=SERVICE, desiredCount=0)
