@@ -72,20 +72,25 @@ def test_a_database_url_is_left_where_it_is(
     assert revision(database_url) == HEAD
 
 
+def _uuid_ossp_project(tmp_path: Path) -> Path:
+    """A bare script directory whose one revision needs uuid-ossp (a table using it)."""
+    versions = tmp_path / "scripts" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "ext0001_uuid.py").write_text(
+        'revision = "ext0001"\ndown_revision = None\nfrom alembic import op\n\n'
+        "def upgrade():\n    op.execute('CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\"')\n"
+        "    op.execute('CREATE TABLE tokens (id uuid DEFAULT uuid_generate_v4())')\n\n"
+        "def downgrade():\n    op.execute('DROP TABLE tokens')\n"
+    )
+    return tmp_path / "scripts"
+
+
 def test_a_missing_extension_fails_saying_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """GIVEN a revision that needs uuid-ossp WHEN rehearsed on the embedded server (which lacks
     it) THEN the run fails and its error says the server does not have the extension."""
-    versions = tmp_path / "scripts" / "versions"
-    versions.mkdir(parents=True)
-    (versions / "ext0001_uuid.py").write_text(
-        'revision = "ext0001"\ndown_revision = None\nfrom alembic import op\n\n'
-        "def upgrade():\n    op.execute('CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\"')\n\n"
-        "def downgrade():\n    op.execute('DROP EXTENSION \"uuid-ossp\"')\n"
-    )
-
-    code = main(["rehearse", "--migrations", str(tmp_path / "scripts"), "--json"])
+    code = main(["rehearse", "--migrations", str(_uuid_ossp_project(tmp_path)), "--json"])
 
     out = json.loads(capsys.readouterr().out)
     assert code == EXIT_UNEXPECTED
@@ -99,15 +104,8 @@ def test_pg_bin_runs_the_cluster_from_other_binaries(
 ) -> None:
     """GIVEN Debian's PostgreSQL 15 with contrib WHEN a uuid-ossp revision is rehearsed with
     --pg-bin THEN it succeeds, on that server."""
-    versions = tmp_path / "scripts" / "versions"
-    versions.mkdir(parents=True)
-    (versions / "ext0001_uuid.py").write_text(
-        'revision = "ext0001"\ndown_revision = None\nfrom alembic import op\n\n'
-        "def upgrade():\n    op.execute('CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\"')\n"
-        "    op.execute('CREATE TABLE tokens (id uuid DEFAULT uuid_generate_v4())')\n\n"
-        "def downgrade():\n    op.execute('DROP TABLE tokens')\n"
-    )
-    args = ["rehearse", "--migrations", str(tmp_path / "scripts"), "--pg-bin", str(DEBIAN_PG_BIN)]
+    scripts = _uuid_ossp_project(tmp_path)
+    args = ["rehearse", "--migrations", str(scripts), "--pg-bin", str(DEBIAN_PG_BIN)]
 
     code = main([*args, "--json"])
 
