@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from pushgate.errors import InvalidRequest
 from pushgate.migrator.project import find_project
+from pushgate.migrator.sources import SHIPPED_MODULES
 from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, main
 
 pytestmark = pytest.mark.unit
@@ -124,3 +127,18 @@ def test_bad_usage_exits_2(arguments: list[str], capsys: pytest.CaptureFixture[s
     """GIVEN no directory, a missing one or two WHEN checked THEN exit 2, without a traceback."""
     assert _exit_code(["check-migrations", *arguments]) == EXIT_USAGE
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_what_a_revision_may_import_is_what_the_layer_ships() -> None:
+    """GIVEN the modules a revision may import besides the standard library WHEN compared with
+    the layer's pinned requirements THEN each comes from a distribution the layer installs."""
+    requirements = Path(__file__).resolve().parents[2] / "layers" / "pushgate" / "requirements.txt"
+    pinned = {
+        re.split(r"[=<>\[ ]", line)[0].lower().replace("_", "-")
+        for line in requirements.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    providers = importlib.metadata.packages_distributions()
+
+    for module in SHIPPED_MODULES:
+        assert {d.lower().replace("_", "-") for d in providers[module]} & pinned, module
