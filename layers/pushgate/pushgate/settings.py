@@ -30,6 +30,9 @@ REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
+# the deployment lock (take_lock): the DynamoDB table of the lock and "#serving" items
+LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
+
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
