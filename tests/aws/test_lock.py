@@ -127,6 +127,38 @@ def test_a_lock_whose_owner_ended_is_taken_over(lock: DeploymentLock) -> None:
         )
 
 
+class RacingDynamoDB:
+    """The DynamoDB client, with another waiting run taking the stale lock over right after
+    this run read its owner."""
+
+    def __init__(self, other: DeploymentLock, other_owner: str) -> None:
+        self._client = boto3.client("dynamodb")
+        self._other, self._other_owner = other, other_owner
+
+    def get_item(self, **kwargs: Any) -> Any:
+        read = self._client.get_item(**kwargs)
+        self._other.take(request(owner=self._other_owner))
+        return read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_of_two_runs_taking_a_stale_lock_over_only_one_gets_it(
+    lock: DeploymentLock, clock: Clock
+) -> None:
+    # GIVEN a stale lock, and another waiting run that takes it over while this run looks at it
+    lock.take(request(owner=execution("ABORTED")))
+    other = execution("RUNNING")
+    racing = DeploymentLock(
+        RacingDynamoDB(lock, other), boto3.client("stepfunctions"), TABLE, clock
+    )
+    # WHEN this run tries to take it over THEN it is told to wait, and the other run has it
+    with pytest.raises(DeploymentLockHeld):
+        racing.take(request())
+    assert owner_of() == other
+
+
 def test_the_wait_ends_once_the_run_has_waited_longer_than_its_lock_wait(
     lock: DeploymentLock, clock: Clock
 ) -> None:

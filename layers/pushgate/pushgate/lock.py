@@ -124,12 +124,12 @@ class DeploymentLock:
             return LockTaken(superseded=taken, taken_over=None)
         holder = self._holder(request.lock_id)
         if holder is not None and self._is_running(holder):
-            raise self._still_held(request, holder)
+            raise self._still_held(request, f"is held by {holder}, which is still running")
         # the holder ended (or released the lock meanwhile): take it, unless a third run did
         condition = _FREE_OR_OURS if holder is None else _STILL_STALE
         taken = self._put(request, condition, request.owner if holder is None else holder)
         if taken is None:
-            raise self._still_held(request, holder or "another run")
+            raise self._still_held(request, "was taken by another waiting run first")
         return LockTaken(superseded=taken, taken_over=None if taken else holder)
 
     def _put(self, request: LockRequest, condition: str, owner: str) -> bool | None:
@@ -189,14 +189,13 @@ class DeploymentLock:
             raise
         return bool(status == RUNNING)
 
-    def _still_held(self, request: LockRequest, holder: str) -> Exception:
+    def _still_held(self, request: LockRequest, why: str) -> Exception:
+        """DeploymentLockHeld, or DeploymentLockTimeout once the run's lock wait is over."""
         waited = (self._clock() - request.started_at).total_seconds()
+        held = f"the deployment lock of {request.lock_id} {why}"
         if waited >= request.lock_wait_seconds:
             return DeploymentLockTimeout(
-                f"this run waited {waited:.0f} seconds for the deployment lock of "
-                f"{request.lock_id}, longer than its lock wait of "
-                f"{request.lock_wait_seconds:.0f} seconds; {holder} holds it"
+                f"{held}; this run has waited {waited:.0f} seconds since it started, its lock "
+                f"wait is {request.lock_wait_seconds:.0f} seconds"
             )
-        return DeploymentLockHeld(
-            f"the deployment lock of {request.lock_id} is held by {holder}, which is still running"
-        )
+        return DeploymentLockHeld(held)
