@@ -314,20 +314,7 @@ def test_the_oracle_and_describe_push_agree_on_awss_own_sample_event() -> None:
         describe_push({"input": sample, "started_at": "2019-11-16T01:54:36.123Z"}, stack)
 
 
-@pytest.mark.parametrize(
-    "size",
-    [
-        129_000,
-        pytest.param(
-            200_000,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open until asl2 lands: the rejection announcement copies $.input, so "
-                "a 200 KB input is carried twice (see the branch report)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("size", [129_000, 200_000])
 def test_an_oversized_tag_is_rejected_and_announced_within_the_state_limit(
     world: tuple[RehearsalEnvironment, str], size: int
 ) -> None:
@@ -347,6 +334,9 @@ def test_an_oversized_tag_is_rejected_and_announced_within_the_state_limit(
     assert result.revision_after == result.revision_before
     assert result.service == result.service_before
     assert largest_state(result.execution.history) <= STATE_LIMIT
+    # AND the alert says how big the input was instead of carrying it
+    (event,) = result.events
+    assert "bytes of JSON" in event["Detail"]["input"]["omitted"]
 
 
 def serving_pushed_at(env: RehearsalEnvironment) -> str:
