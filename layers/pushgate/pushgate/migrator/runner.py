@@ -1,4 +1,4 @@
-"""The ``run_migrations`` Lambda's work: plan, upgrade or downgrade, safely.
+"""The ``run_migrations`` Lambda's work: plan, upgrade, downgrade or revert, safely.
 
 Safety, in the order it happens:
 
@@ -16,6 +16,11 @@ Safety, in the order it happens:
    (:mod:`~pushgate.migrator.retry`): losing the database before or during the transaction is
    ``DatabaseNotReady`` (the state machine retries it; a retry is safe, see 3); credentials
    refused before anything ran, ``DatabaseConfigError``; anything else, ``MigrationFailed``.
+   A COMMIT whose reply is lost is settled on a new connection before anything is said
+   (:mod:`~pushgate.migrator.outcome`): applied, really rolled back, or
+   ``MigrationOutcomeUnknown``.
+7. ``revert`` (:mod:`~pushgate.migrator.revert`): back to the run's ``from_revision`` if, and
+   only if, the database is between it and the scripts' head; a no-op when already there.
 
 The revision graph is read once per process (cold start); an upgrade that finds the database
 already at the target does not even load env.py. The version table is alembic's default
@@ -24,7 +29,9 @@ already at the target does not even load env.py. The version table is alembic's 
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Final
 
@@ -33,7 +40,8 @@ from sqlalchemy.engine import Connection
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
 from pushgate.errors import MigrationFailed, PushgateError, SchemaDrift
 from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
-from pushgate.migrator.plan import make_plan, offline_sql, pending_revision
+from pushgate.migrator.outcome import Session, settle_lost_commit
+from pushgate.migrator.plan import Plan, make_plan, offline_sql, pending_revision
 from pushgate.migrator.request import (
     MigrationRequest,
     MigrationResult,
@@ -41,6 +49,7 @@ from pushgate.migrator.request import (
     RunLimits,
     migration_result,
 )
+from pushgate.migrator.revert import revert_target
 from pushgate.migrator.scripts import Revision, RevisionGraph, Target
 from pushgate.migrator.transaction import migrate
 
@@ -76,9 +85,15 @@ class Migrator:
                     else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
                 )
                 with lock:
+                    session = Session.of(conn)
                     current = current_revision(conn)
                     conn.commit()
-                    result = self._run_locked(conn, request, target, current, limits)
+
+                    def settle(plan: Plan, failure: Exception) -> list[str]:
+                        reopen = functools.partial(self._connections.open, db)
+                        return settle_lost_commit(reopen, session, plan, failure, limits)
+
+                    result = self._run_locked(conn, request, target, current, limits, settle)
         except PushgateError:
             raise
         except Exception as exc:  # before or around the migration's transaction: nothing changed
@@ -95,7 +110,16 @@ class Migrator:
         target: Target,
         current: str | None,
         limits: RunLimits,
+        settle: Callable[[Plan, Exception], list[str]],
     ) -> MigrationResult:
+        if request.action == "revert":
+            back_to = revert_target(self.graph, target, current)
+            if back_to is None:
+                return migration_result("revert", current, current, [])  # nothing to undo
+            plan = make_plan(self.graph, "downgrade", back_to, current)
+            applied = migrate(conn, self.graph, plan, limits, settle)
+            self._log_committed(request, plan, applied)
+            return migration_result("revert", current, plan.to_revision, applied)
         if isinstance(target, Revision) and target.id == current:
             return migration_result(request.action, current, current, [])  # idempotent
         self.graph.check_known(current)
@@ -112,14 +136,18 @@ class Migrator:
             return result
         if not plan.steps:
             return migration_result(request.action, current, current, [])
-        applied = migrate(conn, self.graph, plan, limits)
+        applied = migrate(conn, self.graph, plan, limits, settle)
+        self._log_committed(request, plan, applied)
+        return migration_result(request.action, current, plan.to_revision, applied)
+
+    @staticmethod
+    def _log_committed(request: MigrationRequest, plan: Plan, applied: list[str]) -> None:
         logger().info(
             "migration committed",
             extra={
                 "action": request.action,
-                "from_revision": current,
+                "from_revision": plan.from_revision,
                 "to_revision": plan.to_revision,
                 "applied": applied,
             },
         )
-        return migration_result(request.action, current, plan.to_revision, applied)

@@ -4,14 +4,15 @@ All pending revisions run in ONE transaction (PostgreSQL DDL is transactional) w
 ``SET LOCAL lock_timeout`` and ``statement_timeout``; alembic's env.py receives the connection
 through ``config.attributes["connection"]`` (the cookbook's "sharing a connection" recipe) and
 runs the plan's steps (``EnvironmentContext(fn=...)``). The deadline caps ``statement_timeout``
-and is checked before each statement. A failure anywhere rolls everything back; what happens
-next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`.
+and is checked before each statement. A failure before the COMMIT rolls everything back; what
+happens next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`. A failure of
+the COMMIT itself may have committed: it is settled elsewhere (``migrate``'s ``settle``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
@@ -19,7 +20,7 @@ from alembic.runtime.migration import MigrationContext, RevisionStep
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from pushgate.errors import MigrationFailed
+from pushgate.errors import MigrationFailed, PushgateError
 from pushgate.migrator.connection import current_revision, logger
 from pushgate.migrator.plan import Plan
 from pushgate.migrator.request import RunLimits
@@ -39,7 +40,8 @@ def _budget_ms(limits: RunLimits) -> int | None:
 
 
 class MigrationTransaction:
-    """One attempt at the plan. ``running`` is the step being run, while one is."""
+    """One attempt at the plan. ``running`` is the step being run, while one is;
+    ``committing``, whether the COMMIT was sent."""
 
     def __init__(
         self, conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits
@@ -50,6 +52,7 @@ class MigrationTransaction:
         self._limits = limits
         self._statement_timeout_ms = limits.statement_timeout_ms
         self.running: RevisionStep | None = None
+        self.committing = False  # the COMMIT was sent: a failure now may have committed
 
     @property
     def where(self) -> str:
@@ -86,7 +89,7 @@ class MigrationTransaction:
         conn, config = self._conn, self._graph.config
         event.listen(conn, "before_cursor_execute", self._before_execute)
         try:
-            with conn.begin():
+            with conn.begin() as transaction:
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = {self._limits.lock_timeout_ms}")
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._statement_timeout_ms}")
                 config.attributes["connection"] = conn
@@ -108,12 +111,24 @@ class MigrationTransaction:
                         f"{self._plan.to_revision or 'base'} (does env.py use the shared "
                         "connection?)"
                     )
+                # From here on a lost reply leaves the outcome open: PostgreSQL may have
+                # committed (see pushgate.migrator.outcome).
+                self.committing = True
+                transaction.commit()
         finally:
             event.remove(conn, "before_cursor_execute", self._before_execute)
 
 
-def migrate(conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits) -> list[str]:
-    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied."""
+def migrate(
+    conn: Connection,
+    graph: RevisionGraph,
+    plan: Plan,
+    limits: RunLimits,
+    settle: Callable[[Plan, Exception], list[str]],
+) -> list[str]:
+    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied.
+    A failure of the COMMIT itself goes to ``settle`` (the outcome is unknown until the version
+    table is re-read elsewhere: :func:`pushgate.migrator.outcome.settle_lost_commit`)."""
     attempt = 0
     while True:
         attempt += 1
@@ -122,6 +137,8 @@ def migrate(conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimit
             transaction.run()
             return plan.revisions
         except Exception as exc:
+            if transaction.committing and not isinstance(exc, PushgateError):
+                return settle(plan, exc)
             if conn.in_transaction():
                 conn.rollback()
             decision = decide(
