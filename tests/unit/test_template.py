@@ -508,9 +508,17 @@ def test_the_alert_topic_is_encrypted_and_only_its_rules_and_alarms_publish() ->
     policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]
     principals = {s["Principal"]["Service"] for s in policy["Statement"]}
     assert principals == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
-    for rule in ("AlertRule", "ExecutionStatusRule"):
+    expected = {
+        "AlertRule": [{"Ref": "AlertTopic"}],
+        # and the dead-run compensation (tests/unit/test_template_compensation.py)
+        "ExecutionStatusRule": [
+            {"Ref": "AlertTopic"},
+            {"Fn::GetAtt": ["CompensateRunFunction", "Arn"]},
+        ],
+    }
+    for rule, arns in expected.items():
         targets = RESOURCES[rule]["Properties"]["Targets"]
-        assert [t["Arn"] for t in targets] == [{"Ref": "AlertTopic"}]
+        assert [t["Arn"] for t in targets] == arns
     subscription = RESOURCES["AlertEmailSubscription"]
     assert subscription["Condition"] == "HasAlertEmail"
     assert resolver(AlertEmail="").condition("HasAlertEmail") is False
