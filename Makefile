@@ -51,8 +51,8 @@ test: venv tools lint typecheck ## every test: lint, types, unit, integration, s
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$(CURDIR)/$(TOOLS)/checkov/bin:$(CURDIR)/node_modules/.bin:$$PATH" \
 	  $(BIN)/pytest
 
-test-fast: venv ## unit, integration and statemachine tests only
-	$(BIN)/pytest -m "not infra"
+test-fast: venv ## every test but the infrastructure checks and the python3.13 smoke test
+	$(BIN)/pytest -m "not infra and not smoke"
 
 # --- the main job ------------------------------------------------------------------------
 rehearse: venv ## the whole pipeline offline: healthy, then unhealthy, on an embedded PostgreSQL

@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "bench":
-        from pushgate_cli.bench import run_bench
+        from pushgate_cli.bench.command import run_bench
 
         return run_bench(output=args.output, repeat=args.repeat)
     return _rehearse(args)

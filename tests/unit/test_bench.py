@@ -10,24 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pushgate_cli.bench import (
+from pushgate_cli.bench.budgets import judge
+from pushgate_cli.bench.cold_start import BUDGETS, budget_for
+from pushgate_cli.bench.cost import (
     PRICES,
     Billed,
     Prices,
-    Row,
-    Section,
     deploy_cost,
-    fmt_usd,
     gb_seconds,
-    judge,
-    loop_states,
-    never_shipped,
-    package_sizes,
-    poll_lengths,
     polls_for,
-    render_table,
     transitions_for,
 )
+from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
+from pushgate_cli.bench.sizes import never_shipped, package_sizes
+from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
 from pushgate_cli.handlers import REPO_ROOT
 
 pytestmark = pytest.mark.unit
@@ -158,20 +154,25 @@ def test_a_state_missing_from_the_definition_is_an_error() -> None:
 
 
 # --- what ships ------------------------------------------------------------------------------
-def test_tests_caches_and_scripts_in_a_package_are_named() -> None:
+def test_tests_scripts_and_byte_code_lambda_never_reads_are_named() -> None:
+    # GIVEN a package with python3.13 byte code beside byte code that python3.13 never reads
     files = [
         "python/pushgate/db.py",
+        "python/pushgate/__pycache__/db.cpython-313.pyc",  # read by Lambda's python3.13
         "python/pkg/tests/test_x.py",
-        "python/pkg/__pycache__/mod.cpython-313.pyc",
-        "python/stray.pyc",
+        "python/pkg/__pycache__/mod.cpython-311.pyc",
+        "python/pkg/__pycache__/mod.cpython-313.opt-1.pyc",
+        "python/stray.cpython-313.pyc",
         "python/bin/alembic",
         "python/alembic/testing/fixtures.py",  # a library module, not a test suite
     ]
+    # THEN only what never runs is named
     assert never_shipped(files) == [
         "python/bin/alembic",
-        "python/pkg/__pycache__/mod.cpython-313.pyc",
+        "python/pkg/__pycache__/mod.cpython-311.pyc",
+        "python/pkg/__pycache__/mod.cpython-313.opt-1.pyc",
         "python/pkg/tests/test_x.py",
-        "python/stray.pyc",
+        "python/stray.cpython-313.pyc",
     ]
 
 
@@ -222,3 +223,31 @@ def test_the_table_aligns_columns_and_shows_each_verdict() -> None:
 )
 def test_dollars_keep_three_significant_digits_without_exponents(usd: float, shown: str) -> None:
     assert fmt_usd(usd) == shown
+
+
+# --- cold-start budgets, for every function the stack has ------------------------------------
+@pytest.mark.parametrize(
+    ("modules", "like"),
+    [
+        (["pushgate", "alembic", "sqlalchemy"], "run_migrations"),
+        (["pushgate", "boto3", "aws_xray_sdk"], "prepare_rollout"),
+        (["pushgate", "aws_lambda_powertools"], "check_database"),
+    ],
+)
+def test_a_new_function_gets_the_budget_of_the_closest_by_what_it_loads(
+    modules: list[str], like: str
+) -> None:
+    # GIVEN a function with no budget of its own / WHEN its cold start loaded these modules
+    budget = budget_for("describe_push", modules)
+    # THEN it is held to the budget of the function that loads the same kind of thing
+    assert budget == BUDGETS[like]
+
+
+def test_the_functions_with_budgets_keep_their_own_whatever_they_load() -> None:
+    assert budget_for("check_database", ["alembic"]) == BUDGETS["check_database"]
+    assert BUDGETS["check_database"].limit == 100
+    assert BUDGETS["prepare_rollout"].limit == 300
+    assert (BUDGETS["run_migrations"].kind, BUDGETS["run_migrations"].limit) == (
+        "x import alembic",
+        1.2,
+    )

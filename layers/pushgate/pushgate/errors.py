@@ -20,6 +20,12 @@ class InvalidPush(InvalidRequest):
     the reason the run is rejected ("Deployment Rejected"). Nothing was touched."""
 
 
+class InvalidImage(PushgateError):
+    """The pushed image cannot be read, or what it holds is refused (a blob that does not match
+    its digest, a path or link that escapes MigrationsPath, a device file, a project over the size
+    limit, several alembic heads). Nothing was changed. Not retryable."""
+
+
 class DatabaseNotReady(PushgateError):
     """The database cannot serve yet: refused, timed out, starting up, in recovery. Retryable."""
 

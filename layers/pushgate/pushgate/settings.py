@@ -20,6 +20,12 @@ MIGRATION_LOCK_TIMEOUT_MS: Final = "MIGRATION_LOCK_TIMEOUT_MS"  # PostgreSQL loc
 MIGRATION_STATEMENT_TIMEOUT_MS: Final = "MIGRATION_STATEMENT_TIMEOUT_MS"  # statement_timeout
 MIGRATION_LOCK_WAIT_SECONDS: Final = "MIGRATION_LOCK_WAIT_SECONDS"  # advisory-lock wait bound
 
+# where the scripts come from (run_migrations; pushgate.image)
+MIGRATIONS_SOURCE: Final = "MIGRATIONS_SOURCE"  # image (default) | bundled
+MIGRATIONS_PATH: Final = "MIGRATIONS_PATH"  # the project's directory inside the image, default /app
+IMAGE_MAX_PROJECT_BYTES: Final = "IMAGE_MAX_PROJECT_BYTES"  # size limit of what is extracted
+IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, loopback only
+
 # rollout (prepare_rollout)
 CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"

@@ -1,0 +1,1 @@
+"""shop-api: customers and their orders (the service pushgate's examples deploy)."""
