@@ -75,7 +75,11 @@ def handlers(functions: Path, template_path: Path, samconfig: Path) -> list[Hand
 
     try:
         template = load_template(template_path)
-        resolver = Resolver(template, samconfig_parameters(samconfig, CONFIG_ENV))
+        resolver = Resolver(
+            template,
+            samconfig_parameters(samconfig, CONFIG_ENV),
+            refs={name: f"pushgate-{name}" for name in template["Resources"]},  # names only
+        )
         by_code_uri = {
             Path(str(function_setting(template, logical_id, "CodeUri", resolver))).name: logical_id
             for logical_id, spec in template["Resources"].items()

@@ -143,23 +143,28 @@ def read_dead_run(sfn: Any, execution_arn: str) -> DeadRun | None:
 
 
 def _last_data(sfn: Any, execution_arn: str) -> Mapping[str, Any]:
-    """The output of the last state the execution completed (its whole execution data). The
-    whole history is read (at most 25,000 events): this runs once per dead run."""
-    last: tuple[int, str] | None = None
+    """The output of the last state the execution completed (its whole execution data), the
+    newest one that is whole JSON (a truncated output is skipped). The whole history is read
+    (at most 25,000 events): this runs once per dead run."""
+    outputs: list[tuple[int, str]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
         page = sfn.get_execution_history(**kwargs)
         for event in page["events"]:
-            exited = event.get("stateExitedEventDetails")
-            if exited and exited.get("output") and (last is None or event["id"] > last[0]):
-                last = (int(event["id"]), str(exited["output"]))
+            exited = event.get("stateExitedEventDetails") or {}
+            if exited.get("output") and not exited.get("outputDetails", {}).get("truncated"):
+                outputs.append((int(event["id"]), str(exited["output"])))
         if not page.get("nextToken"):
             break
         kwargs["nextToken"] = page["nextToken"]
-    if last is None:
-        return {}
-    data = json.loads(last[1])
-    return data if isinstance(data, Mapping) else {}
+    for _, output in sorted(outputs, reverse=True):
+        try:
+            data = json.loads(output)
+        except ValueError:
+            continue
+        if isinstance(data, Mapping):
+            return data
+    return {}
 
 
 @dataclass
