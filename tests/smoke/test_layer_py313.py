@@ -47,6 +47,8 @@ from pushgate_cli.template import (
     samconfig_parameters,
 )
 
+from tests.helpers import load_event
+
 pytestmark = pytest.mark.smoke
 
 CONFIG_ENV = "dev"
@@ -168,10 +170,20 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
                 }
             ),
         )
+        lock_table = template["Resources"]["LockTable"]["Properties"]
+        _aws(moto_endpoint, "dynamodb").create_table(
+            TableName="pushgate-smoke-locks",
+            KeySchema=lock_table["KeySchema"],
+            AttributeDefinitions=lock_table["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
         resolver = Resolver(
             template,
             {**parameters, "DatabaseSecretArn": secret["ARN"]},
-            refs={name: f"pushgate-{name}" for name in template["Resources"]},
+            refs={
+                **{name: f"pushgate-{name}" for name in template["Resources"]},
+                "LockTable": "pushgate-smoke-locks",
+            },
             region=REGION,
         )
         ecs = _aws(moto_endpoint, "ecs")
@@ -317,9 +329,17 @@ def _compensate_run(run: Any, stack: Stack) -> None:
     assert result["steps"] == []
 
 
+def _observe_outcome(run: Any, stack: Stack) -> None:
+    announcement = load_event("pushgate_deployment_succeeded")
+    result = run(announcement)
+    assert result["outcome"] == "succeeded"
+    assert result["execution_arn"] == announcement["detail"]["execution_arn"]
+
+
 CASES = {
     "compensate_run": _compensate_run,
     "describe_push": _describe_push,
+    "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,
     "prepare_rollout": _prepare_rollout,

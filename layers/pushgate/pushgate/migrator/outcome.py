@@ -34,6 +34,7 @@ from pushgate.errors import DatabaseNotReady, MigrationOutcomeUnknown
 from pushgate.migrator.connection import current_revision, logger
 from pushgate.migrator.plan import Plan
 from pushgate.migrator.request import RunLimits
+from pushgate.versiontable import VersionTable
 
 SESSION_GONE_WAIT_SECONDS: Final = 2.0  # per wait: before terminating it, and after
 _POLL_SECONDS: Final = 0.05
@@ -83,27 +84,32 @@ def _wait_gone(session: Session, conn: Connection, limits: RunLimits) -> bool:
     return True
 
 
-def _reread(reopen: Reopen, session: Session, limits: RunLimits) -> str | None:
+def _reread(reopen: Reopen, session: Session, limits: RunLimits, table: VersionTable) -> str | None:
     """The revision once the old session is gone (RuntimeError when it would not end)."""
     with reopen() as conn:
         if not _wait_gone(session, conn, limits):
             session.terminate(conn)
             if not _wait_gone(session, conn, limits):
                 raise RuntimeError(f"the old session (pid {session.pid}) would not end")
-        revision = current_revision(conn)
+        revision = current_revision(conn, table)
         conn.commit()
         return revision
 
 
 def settle_lost_commit(
-    reopen: Reopen, session: Session, plan: Plan, failure: Exception, limits: RunLimits
+    reopen: Reopen,
+    session: Session,
+    plan: Plan,
+    failure: Exception,
+    limits: RunLimits,
+    table: VersionTable,
 ) -> list[str]:
     """What the COMMIT of ``plan`` on ``session`` did, after ``failure`` lost its reply: the
     revisions applied, or a pushgate error that says only what was verified."""
     start, end = plan.from_revision or "base", plan.to_revision or "base"
     lost = f"the reply to the COMMIT of {start} -> {end} was lost ({describe_error(failure)})"
     try:
-        reached = _reread(reopen, session, limits)
+        reached = _reread(reopen, session, limits, table)
     except Exception as exc:
         raise MigrationOutcomeUnknown(
             f"{lost}, and the version table could not be re-read ({describe_error(exc)}): the "
