@@ -107,7 +107,11 @@ class MigrationRequest:
     @classmethod
     def from_event(cls, event: Any) -> MigrationRequest:
         """``{"action", "target"?, "expected_current"?}``, or ``{"action": "revert",
-        "from_revision": str | null}`` (null: base); raises InvalidRequest."""
+        "from_revision": str | null}`` (null: base); raises InvalidRequest.
+
+        A downgrade's ``"target": null`` means base (the database had no revision before the
+        run); a downgrade without a target is refused. An upgrade or plan goes to head unless
+        told otherwise."""
         if not isinstance(event, Mapping):
             raise InvalidRequest("the event must be a JSON object with an 'action'")
         action = event.get("action")
@@ -116,10 +120,12 @@ class MigrationRequest:
         if action == "revert":
             return cls._revert(event)
         target = event.get("target")
+        if action == "downgrade" and "target" not in event:
+            raise InvalidRequest(
+                "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
+            )
         if target is None:
-            if action == "downgrade":
-                raise InvalidRequest("a downgrade needs a target (a revision, 'base' or '-N')")
-            target = "head"
+            target = "base" if action == "downgrade" else "head"
         expected = event.get("expected_current")
         for name, value in (("target", target), ("expected_current", expected)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
