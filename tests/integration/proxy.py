@@ -49,6 +49,7 @@ class CommitReplyLosingProxy:
         self.keep_server_side = keep_server_side
         self.refuse_after = refuse_after
         self.lost_replies = 0  # COMMITs whose reply this proxy lost
+        self.armed = True  # False: forward everything (e.g. while a test sets the database up)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -115,7 +116,10 @@ class CommitReplyLosingProxy:
                     if sock is client:
                         wrote_version = wrote_version or bool(_VERSION_WRITE.search(data))
                         committing = committing or (
-                            wrote_version and not self.lost_replies and bool(_COMMIT.search(data))
+                            self.armed
+                            and wrote_version
+                            and not self.lost_replies
+                            and bool(_COMMIT.search(data))
                         )
                         if committing and self.loss is Loss.COMMIT_NEVER_ARRIVED:
                             return self._lose(client, upstream)
