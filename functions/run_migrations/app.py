@@ -1,9 +1,11 @@
 """Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
 
-Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?}``.
-Returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms"}`` (plan: also
-``pending`` and ``sql``). Raises MigrationFailed, MigrationLockTimeout, SchemaDrift,
-InvalidRequest, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
+Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?}``,
+or ``{"action": "revert", "from_revision": str|null}`` (back to the run's starting revision,
+only if this run moved it). Returns ``{"action", "from_revision", "to_revision", "applied",
+"duration_ms"}`` (plan: also ``pending`` and ``sql``). Raises MigrationFailed,
+MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest, DatabaseNotReady,
+DatabaseConfigError (pushgate.errors). See pushgate.migrator.
 
 The project is ``migrations/`` beside this file (a symlink to the repository's ``migrations/``,
 so it ships in the function package) unless MIGRATIONS_DIR names another (a project root with

@@ -1120,3 +1120,81 @@ def test_gap11_without_it_moto_parses_the_definition_again_for_every_execution()
 
     # THEN each parse built a new syntax tree
     assert second_tree is not first_tree
+
+
+# -- 12. uncatchable errors (gap12_uncatchable_errors) ---------------------------------------------
+# States.ALL neither catches nor retries States.Runtime / States.DataLimitExceeded.
+
+
+def runtime_error_machine(sfn: OfflineStepFunctions, payload: dict[str, Any]) -> str:
+    """A Lambda task whose Parameters may name a path the input lacks (States.Runtime), with a
+    States.ALL Retry and a States.ALL Catch leading to a compensation."""
+    arn = sfn.register_lambda("work", lambda event, context: {"done": True})
+    return sfn.create_state_machine(
+        "uncatchable",
+        asl(
+            "Work",
+            {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": arn, "Payload": payload},
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Compensate"}],
+                    "End": True,
+                },
+                "Compensate": {"Type": "Pass", "End": True},
+            },
+        ),
+    )
+
+
+def test_gap12_a_runtime_error_ends_the_run_past_a_states_all_catch(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a task whose Parameters name a path its input lacks, under States.ALL Retry/Catch
+    machine = runtime_error_machine(offline_sfn, {"x.$": "$.missing"})
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {}, name="runtime")
+
+    # THEN the execution fails with States.Runtime at once, as in AWS: no retry, no compensation
+    assert (report.status, report.error) == ("FAILED", "States.Runtime")
+    assert report.path == ["Work"]
+    assert report.waits == []
+
+
+def test_gap12_states_all_still_catches_every_other_error(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN the same machine whose task fails the ordinary way (a path that does exist, but the
+    # function name is wrong: Lambda.ResourceNotFoundException)
+    machine = runtime_error_machine(offline_sfn, {"x": 1})
+    definition = json.loads(
+        offline_sfn.client("stepfunctions").describe_state_machine(stateMachineArn=machine)[
+            "definition"
+        ]
+    )
+    definition["States"]["Work"]["Parameters"]["FunctionName"] = "no-such-function"
+    other = offline_sfn.create_state_machine("catchable", json.dumps(definition))
+
+    # WHEN it runs
+    report = offline_sfn.run(other, {}, name="catchable")
+
+    # THEN States.ALL retried it and then caught it: the compensation ran
+    assert report.status == "SUCCEEDED"
+    assert report.path == ["Work", "Compensate"]
+    assert [w.kind for w in report.waits] == ["retry", "retry"]
+
+
+def test_gap12_without_it_moto_catches_a_runtime_error_with_states_all() -> None:
+    # GIVEN moto with this gap left open, and the machine of the first test
+    with moto_without("gap12_uncatchable_errors") as sfn:
+        machine = runtime_error_machine(sfn, {"x.$": "$.missing"})
+
+        # WHEN it runs
+        report = sfn.run(machine, {}, name="runtime-open")
+
+    # THEN moto retried the States.Runtime, caught it and compensated: AWS would not have
+    assert report.status == "SUCCEEDED"
+    assert report.path == ["Work", "Compensate"]

@@ -88,6 +88,8 @@ class RunRecord:
     push: Mapping[str, Any]
     migration: Mapping[str, Any]
     rollout: Mapping[str, Any]
+    start: Mapping[str, Any]  # {"from_revision"}: fixed before the first migration attempt
+    revert: Mapping[str, Any]  # run_migrations' revert, once it ran
     error: Mapping[str, Any]
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
@@ -106,6 +108,10 @@ class RunRecord:
             execution_input=event["input"],
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
+                key: _mapping(event, key, optional=True) if key in event else {}
+                for key in ("start", "revert")
+            },
+            **{
                 key: _mapping(event, key, optional=True)
                 for key in ("error", "rejection", "rollback", "rollback_error")
             },
@@ -119,14 +125,31 @@ def report(run: RunRecord) -> dict[str, Any]:
         "repository": run.push.get("repository"),
         "tag": run.push.get("tag"),
         "digest": run.push.get("digest"),
-        "from_revision": run.migration.get("from_revision"),
-        "to_revision": run.migration.get("to_revision"),
+        "from_revision": from_revision(run),
+        "to_revision": to_revision(run),
         "applied": run.migration.get("applied"),
         "previous_task_definition": run.rollout.get("previous_task_definition"),
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
         "console_url": run.settings.get("console_url"),
     }
+
+
+def from_revision(run: RunRecord) -> Any:
+    """The run's starting revision, as noted before the first migration attempt."""
+    if "from_revision" in run.start:
+        return run.start["from_revision"]
+    return run.migration.get("from_revision")
+
+
+def to_revision(run: RunRecord) -> Any:
+    """Where the run took the schema: the migration's end, or, when the migration reported
+    nothing (it failed), where the revert found the database; else the start."""
+    if run.migration.get("to_revision") is not None:
+        return run.migration["to_revision"]
+    if "from_revision" in run.revert:
+        return run.revert["from_revision"]
+    return from_revision(run)
 
 
 def rejection_reason(run: RunRecord) -> str:

@@ -9,13 +9,14 @@ then every pending revision runs in ONE transaction in pushgate's own alembic en
 committed; what happens next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`,
 unless an autocommit block had committed part of the run: then the version table is re-read and
 the error says where the database really is (no retry: the compensation acts on it), after a
-failed ``CREATE INDEX CONCURRENTLY``'s INVALID index is dropped.
+failed ``CREATE INDEX CONCURRENTLY``'s INVALID index is dropped. A failure of the COMMIT itself
+may have committed: it is settled elsewhere (``migrate``'s ``settle``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext, RevisionStep
@@ -64,6 +65,7 @@ class MigrationTransaction:
         self._table = table
         self._statement_timeout_ms = limits.statement_timeout_ms
         self.running: RevisionStep | None = None
+        self.committing = False  # the COMMIT is next: a failure now may have committed
         self.watch = BlockWatch(conn)
 
     @property
@@ -101,6 +103,9 @@ class MigrationTransaction:
                 f"the migration ended at {reached or 'base'}, not at "
                 f"{self._plan.to_revision or 'base'}"
             )
+        # run_online commits next: from here on a lost reply leaves the outcome open
+        # (PostgreSQL may have committed; see pushgate.migrator.outcome)
+        self.committing = True
 
     def run(self) -> None:
         """Run every step and check the version table reached the plan's ``to_revision``."""
@@ -178,9 +183,16 @@ def _partly_committed(
 
 
 def migrate(
-    conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits, table: VersionTable
+    conn: Connection,
+    graph: RevisionGraph,
+    plan: Plan,
+    limits: RunLimits,
+    table: VersionTable,
+    settle: Callable[[Plan, Exception], list[str]],
 ) -> list[str]:
-    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied."""
+    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied.
+    A failure of the COMMIT itself goes to ``settle`` (the outcome is unknown until the version
+    table is re-read elsewhere: :func:`pushgate.migrator.outcome.settle_lost_commit`)."""
     blocks_possible = any(graph.get(rev).autocommit for rev in plan.revisions)
     invalid_before = invalid_indexes(conn) if blocks_possible else set()
     attempt = 0
@@ -191,6 +203,8 @@ def migrate(
             transaction.run()
             return plan.revisions
         except Exception as exc:
+            if transaction.committing and not isinstance(exc, PushgateError):
+                return settle(plan, exc)
             if conn.in_transaction():
                 conn.rollback()
             if transaction.watch.committed_in:
