@@ -67,6 +67,7 @@ class MigrationTransaction:
         self.running: RevisionStep | None = None
         self.committing = False  # the COMMIT is next: a failure now may have committed
         self.watch = BlockWatch(conn)
+        self.per_revision = False  # each revision its own transaction (a run with autocommit)
 
     @property
     def where(self) -> str:
@@ -126,9 +127,21 @@ class MigrationTransaction:
                     self._steps,
                     self._plan.destination,
                     self._check_reached,
+                    per_revision=self.per_revision,
                 )
         finally:
             event.remove(conn, "before_cursor_execute", self._before_execute)
+
+
+def _moved(conn: Connection, table: VersionTable, from_revision: str | None) -> bool:
+    """Whether the version table left ``from_revision`` (a revision committed on its own);
+    True when it cannot be read: then where the database is must be said, not assumed."""
+    try:
+        reached = current_revision(conn, table)
+        conn.commit()
+    except Exception:
+        return True
+    return reached != from_revision
 
 
 def _partly_committed(
@@ -142,6 +155,12 @@ def _partly_committed(
     """The error of a run an autocommit block had partly committed: where the database is,
     re-read (never assumed), what was committed and what was cleaned up."""
     blocks = ", ".join(transaction.watch.committed_in)
+    what = (
+        f"an autocommit block (in {blocks}) had committed part of the run"
+        if blocks
+        else "the revisions before it were committed one by one (a pending revision has an "
+        "autocommit block, so each revision is its own transaction)"
+    )
     try:
         with transaction.watch:
             dropped = drop_new_invalid_indexes(conn, invalid_before)
@@ -149,9 +168,9 @@ def _partly_committed(
         conn.commit()
     except Exception as exc:
         return MigrationFailed(
-            f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
-            f"{blocks}) had committed part of the run, and where the database is now could "
-            f"not be read ({describe_error(exc)}): check it before anything else"
+            f"{transaction.where} failed: {describe_error(failure)}; {what}, and where the "
+            f"database is now could not be read ({describe_error(exc)}): check it before "
+            "anything else"
         )
     revisions = plan.revisions
     committed = revisions[: revisions.index(reached) + 1] if reached in revisions else []
@@ -177,8 +196,7 @@ def _partly_committed(
             f"{plan.from_revision or 'base'}"
         )
     return MigrationFailed(
-        f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
-        f"{blocks}) had committed part of the run: {where}{cleaned}"
+        f"{transaction.where} failed: {describe_error(failure)}; {what}: {where}{cleaned}"
     )
 
 
@@ -199,6 +217,7 @@ def migrate(
     while True:
         attempt += 1
         transaction = MigrationTransaction(conn, graph, plan, limits, table)
+        transaction.per_revision = blocks_possible
         try:
             transaction.run()
             return plan.revisions
@@ -207,7 +226,9 @@ def migrate(
                 return settle(plan, exc)
             if conn.in_transaction():
                 conn.rollback()
-            if transaction.watch.committed_in:
+            if transaction.watch.committed_in or (
+                blocks_possible and _moved(conn, table, plan.from_revision)
+            ):
                 raise _partly_committed(
                     conn, transaction, plan, table, invalid_before, exc
                 ) from exc
