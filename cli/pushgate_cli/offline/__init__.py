@@ -36,6 +36,9 @@ Adding a patch is adding a module to ``gaps``. The gaps closed:
 10. ``gap10_quiet_handled_errors``: moto's evaluator no longer logs handled errors at ERROR.
 11. ``gap11_parse_once``: a definition's syntax tree is parsed once per process, not per
     execution.
+12. ``gap12_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
+    the world (:meth:`OfflineStepFunctions.on_token_wait`) or times out at once; both are
+    recorded (``woken`` / ``timeout``), nothing sleeps.
 
 Known remaining gaps (not fixed here):
 
@@ -51,11 +54,17 @@ Known remaining gaps (not fixed here):
 """
 
 from pushgate_cli.offline.machine import OfflineStepFunctions
-from pushgate_cli.offline.report import ExecutionReport, ServiceCallHook, WaitRecord
+from pushgate_cli.offline.report import (
+    ExecutionReport,
+    ServiceCallHook,
+    TokenWaitHook,
+    WaitRecord,
+)
 
 __all__ = [
     "ExecutionReport",
     "OfflineStepFunctions",
     "ServiceCallHook",
+    "TokenWaitHook",
     "WaitRecord",
 ]
