@@ -80,7 +80,7 @@ def retries(result: RunResult, state: str) -> list[float]:
 def lock_items(env: RehearsalEnvironment) -> list[dict[str, Any]]:
     table = env.resolver.ref("LockTable")
     items = boto3.client("dynamodb", region_name=REGION).scan(TableName=table)["Items"]
-    return [item for item in items if not item["lock_id"]["S"].endswith("#serving")]
+    return [item for item in items if "#" not in item["lock_id"]["S"]]  # not #serving, #wake
 
 
 def scalable_target(env: RehearsalEnvironment) -> dict[str, Any]:
