@@ -50,7 +50,7 @@ class World:
                                 "FunctionName": arn,
                                 "Payload": {
                                     "token.$": "$$.Task.Token",
-                                    "deployment_id.$": "$.deployment_id",
+                                    "deployments.$": "$.deployments",
                                     "execution.$": "$$.Execution.Id",
                                 },
                             },
@@ -78,7 +78,8 @@ class World:
             self.send(self.during_wait.pop(0))
 
     def wait_for(self, deployment_id: str, name: str) -> ExecutionReport:
-        return self.sfn.run(self.machine, {"deployment_id": deployment_id}, name=name)
+        deployments = [{"Id": deployment_id, "RolloutState": "IN_PROGRESS"}]
+        return self.sfn.run(self.machine, {"deployments": deployments}, name=name)
 
     def item(self) -> dict[str, Any]:
         found = boto3.client("dynamodb", region_name=REGION).get_item(

@@ -64,7 +64,7 @@ def test_a_malformed_ecs_event_is_an_invalid_request_saying_what_is_wrong(
         DeploymentEvent.from_event(event)
 
 
-def test_a_wait_request_needs_its_token_deployment_and_execution() -> None:
+def test_a_wait_request_needs_its_token_deployments_and_execution() -> None:
     # GIVEN the state's sample request / WHEN it is read, whole and without its token
     request = ParkRequest.from_event(load_event("wake_rollout_park"))
     broken = {k: v for k, v in load_event("wake_rollout_park").items() if k != "token"}
@@ -73,6 +73,16 @@ def test_a_wait_request_needs_its_token_deployment_and_execution() -> None:
     assert request.deployment_id == "ecs-svc/123"
     with pytest.raises(InvalidRequest, match="has no token"):
         ParkRequest.from_event(broken)
+
+
+def test_a_wait_for_a_service_that_is_gone_waits_for_no_deployment() -> None:
+    # GIVEN describeServices found no deployment (the service is gone) / WHEN it is read
+    request = ParkRequest.from_event({**load_event("wake_rollout_park"), "deployments": []})
+
+    # THEN it waits for none, and a deployment without an Id is refused
+    assert request.deployment_id is None
+    with pytest.raises(InvalidRequest, match="Id"):
+        ParkRequest.from_event({**load_event("wake_rollout_park"), "deployments": [{"Id": 1}]})
 
 
 def test_the_target_needs_every_setting_and_names_the_missing_ones() -> None:

@@ -98,18 +98,27 @@ def _string(source: Mapping[str, Any], name: str, what: str) -> str:
 
 @dataclass(frozen=True)
 class ParkRequest:
-    """``{"token", "deployment_id", "execution"}``: a wait for this deployment to settle."""
+    """``{"token", "deployments", "execution"}``: a wait for the service's newest deployment
+    (``deployments``: describeServices' ``Deployments[0]`` as a list of one, PascalCase; empty
+    when the service is gone, and then nothing wakes the wait but its timeout)."""
 
     token: str
-    deployment_id: str
+    deployment_id: str | None
     execution: str
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ParkRequest:
         what = "the wait request"
+        deployments = event.get("deployments")
+        if not isinstance(deployments, list):
+            raise InvalidRequest(f"{what} has no deployments (a list)")
+        newest = deployments[0] if deployments else {}
+        deployment_id = newest.get("Id") if isinstance(newest, Mapping) else None
+        if deployment_id is not None and (not isinstance(deployment_id, str) or not deployment_id):
+            raise InvalidRequest(f"{what}: the deployment's Id is not a non-empty string")
         return cls(
             token=_string(event, "token", what),
-            deployment_id=_string(event, "deployment_id", what),
+            deployment_id=deployment_id,
             execution=_string(event, "execution", what),
         )
 
@@ -188,12 +197,14 @@ class Rendezvous:
             "parked_at = :now",
             {
                 ":token": {"S": request.token},
-                ":deployment": {"S": request.deployment_id},
+                ":deployment": {"S": request.deployment_id or ""},
                 ":execution": {"S": request.execution},
                 ":now": {"N": repr(self._clock())},
             },
         )
         event = _recorded_event(item)
+        if request.deployment_id is None:
+            return WakeResult(outcome="parked", reason="no deployment: only the timeout ends it")
         if event is None or event.deployment_id != request.deployment_id:
             return WakeResult(outcome="parked", reason=f"waiting for {request.deployment_id}")
         return self._answer(request.token, event, item)
