@@ -24,7 +24,6 @@ to every callable in ``event_sinks``.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,12 +48,13 @@ class EcsRolloutSimulator:
     """Patch moto's ECS backend so rollouts progress. Use as `with sim.installed(): ...`."""
 
     new_images: Rollout = Rollout.HEALTHY
-    polls_to_complete: int = 2
+    polls_to_complete: int = 2  # steps (looks at the service, waits for ECS) to COMPLETED
     failed_tasks_to_fail: int = 3
     known_good: set[str] = field(default_factory=set)
     updates: list[dict[str, Any]] = field(default_factory=list)
     event_sinks: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)  # every event ECS sent
+    _ticks: dict[str, int] = field(default_factory=dict)  # deployment id -> steps taken
 
     @contextmanager
     def installed(self) -> Iterator[EcsRolloutSimulator]:
@@ -136,8 +136,9 @@ class EcsRolloutSimulator:
         )
         desired = int(primary["desiredCount"])
         if behaviour is Rollout.HEALTHY:
-            step = max(1, math.ceil(desired / max(1, self.polls_to_complete)))
-            primary["runningCount"] = min(desired, int(primary["runningCount"]) + step)
+            ticks = self._ticks[primary["id"]] = self._ticks.get(primary["id"], 0) + 1
+            polls = max(1, self.polls_to_complete)
+            primary["runningCount"] = desired if ticks >= polls else desired * ticks // polls
             primary["pendingCount"] = desired - primary["runningCount"]
             if primary["runningCount"] >= desired:
                 primary["rolloutState"] = "COMPLETED"
