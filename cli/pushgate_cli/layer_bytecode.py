@@ -65,17 +65,17 @@ class Handler:
 def handlers(functions: Path, template_path: Path, samconfig: Path) -> list[Handler]:
     """Every ``functions/<name>/app.py``, with what template.yaml says about its function."""
     from pushgate_cli.template import (
-        Resolver,
         TemplateError,
         function_environment,
         function_setting,
         load_template,
+        offline_resolver,
         samconfig_parameters,
     )
 
     try:
         template = load_template(template_path)
-        resolver = Resolver(template, samconfig_parameters(samconfig, CONFIG_ENV))
+        resolver = offline_resolver(template, samconfig_parameters(samconfig, CONFIG_ENV))
         by_code_uri = {
             Path(str(function_setting(template, logical_id, "CodeUri", resolver))).name: logical_id
             for logical_id, spec in template["Resources"].items()

@@ -1,4 +1,6 @@
-"""The `pushgate` command: `pushgate rehearse` (the pipeline offline) and `pushgate bench`."""
+"""The `pushgate` command: `pushgate rehearse` (the pipeline offline), `pushgate check-migrations`
+(can the Lambda runner run this project?), `pushgate bench`, and the operator's commands against
+a real account (`status`, `history`, `replay`, `redrive`, `explain`, in `pushgate_cli.operator`)."""
 
 from __future__ import annotations
 
@@ -38,12 +40,24 @@ def _parser() -> argparse.ArgumentParser:
         + "; ".join(f"{s.name} = {s.summary} (expects {s.expect})" for s in SCENARIOS.values()),
     )
     rehearse_cmd.add_argument(
-        "--migrations", type=Path, metavar="DIR", help="an alembic script directory to rehearse"
+        "--migrations",
+        type=Path,
+        metavar="DIR",
+        help="the alembic project to rehearse: a project root (alembic.ini or pyproject.toml) "
+        "or a bare script directory (versions/, with or without env.py)",
     )
     rehearse_cmd.add_argument(
         "--database-url",
         metavar="URL",
-        help="a PostgreSQL database to use instead of an embedded one (it WILL be migrated)",
+        help="a PostgreSQL database to use instead of an embedded one: the rehearsal starts "
+        "from wherever it is (it is moved first only with --start-revision) and migrates it",
+    )
+    rehearse_cmd.add_argument(
+        "--pg-bin",
+        type=Path,
+        metavar="DIR",
+        help="run the throw-away PostgreSQL from this directory's binaries (e.g. Debian's "
+        "/usr/lib/postgresql/15/bin, whose postgresql-contrib has uuid-ossp and pgcrypto)",
     )
     rehearse_cmd.add_argument(
         "--event",
@@ -53,10 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     rehearse_cmd.add_argument(
         "--start-revision",
-        default="previous",
         metavar="REV",
-        help="where the database starts: previous (one below head, the default), base, "
-        "head, or a revision id",
+        help="move the database here first: previous (one below head), base, head, or a "
+        "revision id. Default: previous for the embedded database; a --database-url is left "
+        "where it is",
     )
     rehearse_cmd.add_argument(
         "--config-env",
@@ -73,7 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the run as one self-contained HTML page (graph, path, before/after)",
+    )
+    rehearse_cmd.add_argument(
         "--verbose", action="store_true", help="show the functions' logs and metrics on stderr"
+    )
+
+    check_cmd = commands.add_parser(
+        "check-migrations",
+        help="load an alembic project as the Lambda runner would and say whether it can run it",
+        description="Print the revisions, head and version table, what env.py carried (it is "
+        "bypassed) that needs a parameter, and which runner the project needs and why. Exit 0: "
+        "the Lambda runner can run it; 1: it needs the task runner, or cannot run here; 2: bad "
+        "usage.",
+    )
+    check_cmd.add_argument(
+        "directory",
+        type=Path,
+        metavar="DIR",
+        help="a project root (alembic.ini or pyproject.toml) or a bare script directory",
     )
 
     bench_cmd = commands.add_parser(
@@ -94,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--repeat", type=int, default=11, metavar="N", help="runs per figure; the median counts"
     )
+    from pushgate_cli.operator.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -103,7 +141,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pushgate_cli.bench.command import run_bench
 
         return run_bench(output=args.output, repeat=args.repeat)
+    if args.command == "check-migrations":
+        return _check_migrations(args.directory)
+    from pushgate_cli.operator.cli import COMMANDS, run
+
+    if args.command in COMMANDS:
+        return run(args)
     return _rehearse(args)
+
+
+def _check_migrations(directory: Path) -> int:
+    from pushgate_cli.check_migrations import run
+
+    if not directory.is_dir():
+        print(f"pushgate check-migrations: {directory}: no such directory", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    code, report = run(directory)
+    print(report)  # noqa: T201
+    return code
 
 
 def _rehearse(args: argparse.Namespace) -> int:
@@ -119,6 +174,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         database_url=args.database_url,
         migrations_dir=args.migrations,
         start_revision=args.start_revision,
+        pg_bin=args.pg_bin,
         config_env=args.config_env,
         log_level="INFO" if args.verbose else "WARNING",
         expect=args.expect,
@@ -141,6 +197,11 @@ def _rehearse(args: argparse.Namespace) -> int:
         from pushgate_cli.render import render
 
         print(render(result))  # noqa: T201
+    if args.html is not None:
+        from pushgate_cli.report_html import write_rehearsal_page
+
+        written = write_rehearsal_page(args.html, result)
+        print(f"pushgate rehearse: wrote {written}", file=sys.stderr)  # noqa: T201
     return EXIT_OK if result.ok else EXIT_UNEXPECTED
 
 

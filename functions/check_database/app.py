@@ -9,13 +9,15 @@ Cold start is deliberately light: no alembic, no SQLAlchemy.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
-from pushgate.errors import DatabaseConfigError, DatabaseNotReady
+from pushgate.errors import DatabaseConfigError, DatabaseNotReady, InvalidRequest
 from pushgate.readiness import Readiness, check_database
+from pushgate.versiontable import VersionTable
 
 logger = Logger()
 # No Powertools Tracer here, on purpose: importing the X-Ray SDK builds its recorder and a
@@ -28,13 +30,25 @@ logger = Logger()
 SOURCE: DatabaseSource | DatabaseConfigError = load_database_source()
 
 
+def _version_table() -> VersionTable | DatabaseConfigError:
+    try:
+        return VersionTable.from_env(os.environ)
+    except InvalidRequest as exc:  # a settings problem of this function: final, like the source
+        return DatabaseConfigError(str(exc))
+
+
+VERSION_TABLE: VersionTable | DatabaseConfigError = _version_table()
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> Readiness:
-    if isinstance(SOURCE, DatabaseConfigError):
-        logger.error("database settings are invalid", extra={"error": str(SOURCE)})
-        raise DatabaseConfigError(str(SOURCE))
+    table = VERSION_TABLE
+    if isinstance(SOURCE, DatabaseConfigError) or isinstance(table, DatabaseConfigError):
+        error = SOURCE if isinstance(SOURCE, DatabaseConfigError) else table
+        logger.error("database settings are invalid", extra={"error": str(error)})
+        raise DatabaseConfigError(str(error))
     try:
-        result = with_settings(SOURCE, check_database)
+        result = with_settings(SOURCE, lambda db: check_database(db, table))
     except (DatabaseNotReady, DatabaseConfigError) as exc:
         logger.warning(
             "database not usable",

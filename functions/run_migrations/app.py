@@ -5,9 +5,12 @@ Returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms"}``
 ``pending`` and ``sql``). Raises MigrationFailed, MigrationLockTimeout, SchemaDrift,
 InvalidRequest, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
 
-The script directory is ``migrations/`` beside this file (a symlink to the repository's
-``migrations/``, so it ships in the function package) unless MIGRATIONS_DIR is set. It is parsed
-once, at cold start.
+The project is ``migrations/`` beside this file (a symlink to the repository's ``migrations/``,
+so it ships in the function package) unless MIGRATIONS_DIR names another (a project root with
+alembic.ini or pyproject.toml, or a script directory). Its revision graph is read from the
+files' source once, at cold start; revisions run in pushgate's own alembic environment, never
+the project's env.py. VERSION_TABLE, VERSION_TABLE_SCHEMA and MIGRATION_SEARCH_PATH say where
+the revision is kept.
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ from pushgate_cli.template import (
     samconfig_parameters,
 )
 
+from tests.helpers import load_event
+
 pytestmark = pytest.mark.smoke
 
 CONFIG_ENV = "dev"
@@ -167,8 +169,18 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
                 }
             ),
         )
+        lock_table = template["Resources"]["LockTable"]["Properties"]
+        _aws(moto_endpoint, "dynamodb").create_table(
+            TableName="pushgate-smoke-locks",
+            KeySchema=lock_table["KeySchema"],
+            AttributeDefinitions=lock_table["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
         resolver = Resolver(
-            template, {**parameters, "DatabaseSecretArn": secret["ARN"]}, region=REGION
+            template,
+            {**parameters, "DatabaseSecretArn": secret["ARN"]},
+            refs={"LockTable": "pushgate-smoke-locks"},
+            region=REGION,
         )
         ecs = _aws(moto_endpoint, "ecs")
         cluster, service = resolver.ref("ClusterName"), resolver.ref("ServiceName")
@@ -283,8 +295,16 @@ def _describe_push(run: Any, stack: Stack) -> None:
     assert (result["repository"], result["digest"]) == (stack.image_repository, DIGEST)
 
 
+def _observe_outcome(run: Any, stack: Stack) -> None:
+    announcement = load_event("pushgate_deployment_succeeded")
+    result = run(announcement)
+    assert result["outcome"] == "succeeded"
+    assert result["execution_arn"] == announcement["detail"]["execution_arn"]
+
+
 CASES = {
     "describe_push": _describe_push,
+    "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,
     "prepare_rollout": _prepare_rollout,

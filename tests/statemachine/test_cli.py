@@ -17,9 +17,15 @@ pytestmark = pytest.mark.statemachine
 def test_json_output_holds_the_documented_contract(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # GIVEN a database one revision behind head
+    # GIVEN a database moved one revision behind head (--start-revision previous)
     # WHEN the unhealthy scenario is rehearsed with --json
-    code = main(["rehearse", "--scenario", "unhealthy", "--database-url", database_url, "--json"])
+    code = main(
+        [
+            "rehearse",
+            *("--scenario", "unhealthy", "--database-url", database_url, "--json"),
+            *("--start-revision", "previous"),
+        ]
+    )
 
     # THEN it exits 0 (it ended as expected) and stdout is the JSON contract of design.md
     assert code == EXIT_OK
@@ -40,8 +46,9 @@ def test_a_run_that_does_not_end_as_the_scenario_expects_exits_non_zero(
     event = tmp_path / "replay.json"
     event.write_text(json.dumps({"repository": "billing/api", "tag": "release-1"}))
 
-    # WHEN it is rehearsed as a healthy deploy
-    code = main(["rehearse", "--database-url", database_url, "--event", str(event)])
+    # WHEN it is rehearsed as a healthy deploy, from one below head
+    start = ["--start-revision", "previous"]
+    code = main(["rehearse", "--database-url", database_url, "--event", str(event), *start])
 
     # THEN the run was rejected, which is not what "healthy" expects: exit 1, schema untouched
     assert code == EXIT_UNEXPECTED

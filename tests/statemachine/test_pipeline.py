@@ -50,13 +50,16 @@ Rehearse = Callable[..., Any]
 
 @pytest.fixture
 def rehearsal(database_url: str) -> Rehearse:
-    """Open a RehearsalEnvironment on this test's own database: `with rehearsal(...) as env`."""
+    """Open a RehearsalEnvironment on this test's own database: `with rehearsal(...) as env`;
+    it starts one revision below head unless told otherwise (a fresh database of one's own is
+    otherwise left where it is)."""
 
     @contextmanager
     def open_environment(
         scenario: Scenario = SCENARIOS["healthy"], **options: Any
     ) -> Iterator[RehearsalEnvironment]:
         options.setdefault("database_url", database_url)
+        options.setdefault("start_revision", "previous")
         with RehearsalEnvironment(RehearsalConfig(scenario=scenario, **options)) as env:
             yield env
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import types
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from alembic.script import Script
 from pushgate import settings
 from pushgate.errors import InvalidRequest
 from pushgate.migrator import (
@@ -21,6 +18,8 @@ from pushgate.migrator import (
     Migrator,
     has_working_downgrade,
 )
+from pushgate.migrator.sources import SourceRevision, read_revision_file
+from pushgate.versiontable import VersionTable
 from pushgate_cli.schema import head_of, revisions_of
 
 from tests.helpers import CHAIN, MIGRATIONS, load_event
@@ -62,8 +61,6 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     they win."""
     defaults = MigrationSettings.from_env(MIGRATIONS, {})
     custom_dir = tmp_path / "scripts"
-    custom_dir.mkdir()
-    (custom_dir / "env.py").write_text("")
     custom = MigrationSettings.from_env(
         MIGRATIONS,
         {
@@ -71,6 +68,9 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
             settings.MIGRATION_LOCK_TIMEOUT_MS: "250",
             settings.MIGRATION_STATEMENT_TIMEOUT_MS: "9000",
             settings.MIGRATION_LOCK_WAIT_SECONDS: "2.5",
+            settings.VERSION_TABLE: "schema_version",
+            settings.VERSION_TABLE_SCHEMA: "meta",
+            settings.MIGRATION_SEARCH_PATH: "tenant, public",
         },
     )
 
@@ -87,13 +87,20 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
     )
     assert (custom.script_location, custom.lock_timeout_ms) == (custom_dir, 250)
     assert (custom.statement_timeout_ms, custom.lock_wait_seconds) == (9000, 2.5)
+    assert defaults.version_table == VersionTable(name="alembic_version", schema=None)
+    assert custom.version_table == VersionTable(
+        name="schema_version", schema="meta", search_path=("tenant", "public")
+    )
+    assert custom.version_table.qualified == '"meta"."schema_version"'
 
 
 @pytest.mark.parametrize(
     "env",
     [
-        {settings.MIGRATIONS_DIR: "/nonexistent/scripts"},
         {settings.MIGRATION_LOCK_TIMEOUT_MS: "soon"},
+        {settings.VERSION_TABLE: "alembic_version; DROP TABLE users"},
+        {settings.VERSION_TABLE_SCHEMA: "1st"},
+        {settings.MIGRATION_SEARCH_PATH: "public,"},
         {settings.MIGRATION_STATEMENT_TIMEOUT_MS: "0"},
         {settings.MIGRATION_LOCK_WAIT_SECONDS: "-1"},
     ],
@@ -101,6 +108,12 @@ def test_settings_defaults_and_overrides(tmp_path: Path) -> None:
 def test_bad_settings(env: dict[str, str]) -> None:
     with pytest.raises(InvalidRequest):
         MigrationSettings.from_env(MIGRATIONS, env)
+
+
+def test_a_missing_project_is_refused_at_cold_start() -> None:
+    """GIVEN MIGRATIONS_DIR naming no directory WHEN the migrator is built THEN InvalidRequest."""
+    with pytest.raises(InvalidRequest):
+        Migrator(MigrationSettings.from_env(MIGRATIONS, {settings.MIGRATIONS_DIR: "/nonexistent"}))
 
 
 def test_lock_key_fits_a_bigint_and_the_chain_is_linear() -> None:
@@ -114,18 +127,13 @@ def test_lock_key_fits_a_bigint_and_the_chain_is_linear() -> None:
     assert head_of(MIGRATIONS) == CHAIN[-1]
 
 
-def _revision(directory: Path, source: str, *, keep_source: bool = True) -> Script:
-    """A revision script whose module is ``source`` (its .py removed after loading, if asked)."""
+def _revision(directory: Path, source: str) -> SourceRevision:
+    """A revision file whose functions are ``source``, read as the graph reads it."""
     path = directory / "revision_under_test.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("revision_under_test", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not keep_source:
-        path.unlink()
-    return cast(Script, types.SimpleNamespace(module=module))
+    path.write_text('revision = "abc"\ndown_revision = None\n' + source)
+    revision = read_revision_file(path)
+    assert revision is not None
+    return revision
 
 
 @pytest.mark.parametrize(
@@ -152,12 +160,3 @@ def test_working_downgrade_detection(tmp_path: Path, source: str, expected: bool
     """GIVEN a revision WHEN the plan asks whether it can be undone THEN only a downgrade that
     exists, does not just raise and undoes a non-empty upgrade counts."""
     assert has_working_downgrade(_revision(tmp_path, source)) is expected
-
-
-def test_unreadable_source_gets_the_benefit_of_the_doubt(tmp_path: Path) -> None:
-    """GIVEN a revision whose source cannot be read (shipped without .py) WHEN planned THEN it
-    is not reported as lacking a downgrade: alembic would run it."""
-    source = "def upgrade():\n    op()\ndef downgrade():\n    op()\n"
-    revision = _revision(tmp_path, source, keep_source=False)
-
-    assert has_working_downgrade(revision) is True

@@ -385,7 +385,19 @@ def test_every_environment_variable_is_a_name_from_settings(name: str) -> None:
     }
     assert set(variables) - known == set()
     assert variables["POWERTOOLS_SERVICE_NAME"] == "pushgate"
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Pushgate"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {"Fn::Sub": "Pushgate/${AWS::StackName}"}
+
+
+def test_check_database_reads_the_version_table_run_migrations_writes() -> None:
+    """GIVEN the template WHEN both database functions' environments are read THEN the version
+    table, its schema and the search_path come from the same parameters."""
+    names = (settings.VERSION_TABLE, settings.VERSION_TABLE_SCHEMA, settings.MIGRATION_SEARCH_PATH)
+    check, run = (
+        RESOURCES[name]["Properties"]["Environment"]["Variables"]
+        for name in ("CheckDatabaseFunction", "RunMigrationsFunction")
+    )
+
+    assert [check[name] for name in names] == [run[name] for name in names]
 
 
 def test_every_function_and_the_layer_has_a_make_target() -> None:

@@ -66,15 +66,15 @@ def run_bench(*, output: Path, repeat: int) -> int:
         _say("--repeat must be at least 1")
         return 2
     from pushgate_cli.template import (
-        Resolver,
         function_environment,
         load_template,
+        offline_resolver,
         samconfig_parameters,
     )
 
     template = load_template(REPO_ROOT / "template.yaml")
     parameters = samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
-    resolver = Resolver(template, parameters)
+    resolver = offline_resolver(template, parameters)
     functions = stack_functions(template, resolver)
     memory = {f.name: f.memory_mb for f in functions}
     environments = {

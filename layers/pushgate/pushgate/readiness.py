@@ -2,7 +2,9 @@
 
 Connects with pg8000 (short timeout), runs one trivial query, requires a writer
 (``pg_is_in_recovery()`` false), reads the alembic revision when the version table exists and
-reports the round-trip latency. Imports neither alembic nor SQLAlchemy.
+reports the round-trip latency. The version table is the one ``run_migrations`` writes
+(:class:`~pushgate.versiontable.VersionTable`: its name, schema and search_path). Imports neither
+alembic nor SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ from typing import Final, TypedDict
 
 from pushgate.database import DatabaseSettings, connect, reraise_classified
 from pushgate.errors import DatabaseNotReady
-
-VERSION_TABLE: Final = "alembic_version"  # alembic's default version table, in the search_path
+from pushgate.versiontable import VersionTable
 
 _PROBE_SQL: Final = (
     "SELECT current_setting('server_version'), pg_is_in_recovery(), "
-    f"to_regclass('{VERSION_TABLE}') IS NOT NULL"
+    "to_regclass(:version_table) IS NOT NULL"
 )
-_REVISION_SQL: Final = f"SELECT version_num FROM {VERSION_TABLE} ORDER BY version_num"
 
 
 class Readiness(TypedDict):
@@ -33,15 +33,28 @@ class Readiness(TypedDict):
     latency_ms: float
 
 
-def check_database(db: DatabaseSettings) -> Readiness:
-    """Probe the database. Raises DatabaseNotReady (retryable) or DatabaseConfigError."""
+def check_database(db: DatabaseSettings, version_table: VersionTable | None = None) -> Readiness:
+    """Probe the database; the revision is read from ``version_table`` (default: alembic's).
+    Raises DatabaseNotReady (retryable) or DatabaseConfigError."""
+    table = version_table or VersionTable()
     started = time.perf_counter()
     con = connect(db)
     try:
         with reraise_classified():
-            rows = con.run(_PROBE_SQL)
+            if table.set_search_path_sql is not None:
+                con.run(table.set_search_path_sql)
+            rows = con.run(_PROBE_SQL, version_table=table.qualified)
             server_version, in_recovery, has_version_table = rows[0]
-            revisions = [row[0] for row in con.run(_REVISION_SQL)] if has_version_table else []
+            revisions = (
+                [
+                    row[0]
+                    for row in con.run(
+                        f"SELECT version_num FROM {table.qualified} ORDER BY version_num"
+                    )
+                ]
+                if has_version_table
+                else []
+            )
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail
             con.close()

@@ -26,6 +26,13 @@ MIGRATIONS_PATH: Final = "MIGRATIONS_PATH"  # the project's directory inside the
 IMAGE_MAX_PROJECT_BYTES: Final = "IMAGE_MAX_PROJECT_BYTES"  # size limit of what is extracted
 IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, loopback only
 
+# the version table (run_migrations writes it, check_database reads it)
+VERSION_TABLE: Final = "VERSION_TABLE"  # default alembic_version
+VERSION_TABLE_SCHEMA: Final = "VERSION_TABLE_SCHEMA"  # default: none (through the search_path)
+MIGRATION_SEARCH_PATH: Final = (
+    "MIGRATION_SEARCH_PATH"  # comma-separated schemas; default: the role's
+)
+
 # rollout (prepare_rollout)
 CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
@@ -39,6 +46,10 @@ LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
+
+# outcomes (observe_outcome): the serving record it keeps
+LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
+SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
 
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from alembic.runtime.migration import MigrationContext
 from aws_lambda_powertools import Logger
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Connection, Engine
@@ -24,8 +23,9 @@ from sqlalchemy.pool import NullPool
 
 from pushgate.database import DatabaseSettings, connect_dbapi, reraise_classified
 from pushgate.errors import MigrationLockTimeout, SchemaDrift
+from pushgate.migrator.environment import read_current_heads
 from pushgate.migrator.private import set_read_timeout
-from pushgate.readiness import VERSION_TABLE
+from pushgate.versiontable import VersionTable
 
 MIGRATION_LOCK_KEY: Final = int.from_bytes(b"pushgate", "big")  # 8103509996771308645
 LOCK_POLL_SECONDS: Final = 0.25  # advisory lock polling interval (plus up to 50% jitter)
@@ -41,8 +41,9 @@ class Connections:
     """Opens the migration's connections: one engine per settings, kept for the process (its
     dialect initialisation, a few queries, runs once, not once per invocation)."""
 
-    def __init__(self, statement_timeout_ms: int) -> None:
+    def __init__(self, statement_timeout_ms: int, table: VersionTable) -> None:
         self._statement_timeout_ms = statement_timeout_ms
+        self._table = table
         self._engines: dict[DatabaseSettings, Engine] = {}
 
     def _engine(self, db: DatabaseSettings) -> Engine:
@@ -61,8 +62,9 @@ class Connections:
 
     @contextmanager
     def open(self, db: DatabaseSettings) -> Iterator[Connection]:
-        """A connection (DatabaseNotReady/DatabaseConfigError when there is none), closed on
-        exit with any transaction still open rolled back."""
+        """A connection (DatabaseNotReady/DatabaseConfigError when there is none) with the
+        version table's search_path set, closed on exit with any transaction still open rolled
+        back."""
         with reraise_classified():
             conn = self._engine(db).connect()
         try:
@@ -70,6 +72,10 @@ class Connections:
             read_timeout = self._statement_timeout_ms / 1000 + db.connect_timeout
             if not set_read_timeout(conn.connection.dbapi_connection, read_timeout):
                 logger().warning("cannot set the socket read timeout (pg8000 changed?)")
+            if self._table.set_search_path_sql is not None:
+                with reraise_classified():
+                    conn.exec_driver_sql(self._table.set_search_path_sql)
+                    conn.commit()
             yield conn
         finally:
             try:
@@ -128,10 +134,9 @@ def _acquire(conn: Connection, wait_seconds: float, stop_at: float | None) -> No
         time.sleep(max(0.0, min(pause, give_up - now)))
 
 
-def current_revision(conn: Connection) -> str | None:
+def current_revision(conn: Connection, table: VersionTable) -> str | None:
     """The revision in the version table (None: base). SchemaDrift when it holds several."""
-    context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    heads = context.get_current_heads()
+    heads = read_current_heads(conn, table)
     if len(heads) > 1:
         raise SchemaDrift(f"the database has several current revisions: {', '.join(heads)}")
     return heads[0] if heads else None

@@ -1,19 +1,19 @@
 """What a request will do, before anything runs: the :class:`Plan` (direction, steps, the
 revision it ends at), each pending revision as the contract reports it, and the SQL of a plan
-(alembic's offline mode: no database needed)."""
+(alembic's offline mode in pushgate's environment: no database needed)."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
 
 from pushgate.errors import InvalidRequest
+from pushgate.migrator import environment
 from pushgate.migrator.request import Action, Direction, PendingRevision
 from pushgate.migrator.scripts import RevisionGraph, Target
+from pushgate.versiontable import VersionTable
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,17 @@ class Plan:
 
 def make_plan(graph: RevisionGraph, action: Action, target: Target, current: str | None) -> Plan:
     """The plan from ``current`` to ``target``. InvalidRequest when ``target`` is the other way
-    than ``action`` (an upgrade to a lower revision), or unreachable."""
+    than ``action`` (an upgrade to a lower revision), or unreachable, or when a file that must
+    run imports what the function does not ship (the files that run are imported here, only
+    they, before anything runs)."""
     direction = graph.direction(current, target)
     if action != "plan" and direction != action:
         raise InvalidRequest(
             f"{target.destination} is {'below' if direction == 'downgrade' else 'above'} the "
             f"current revision {current or 'base'}: that is a {direction}, not an {action}"
         )
-    steps = tuple(graph.steps(direction, target.destination, current))
+    pending = graph.pending(direction, target.destination, current)
+    steps = tuple(graph.steps(direction, pending))
     if not steps:
         to_revision = current
     elif direction == "upgrade":
@@ -53,7 +56,7 @@ def make_plan(graph: RevisionGraph, action: Action, target: Target, current: str
 
 def pending_revision(graph: RevisionGraph, step: RevisionStep) -> PendingRevision:
     """A step as the plan's ``pending`` list reports it."""
-    script = step.revision
+    script = graph.get(step.revision.revision)
     down = script.down_revision
     return PendingRevision(
         revision=script.revision,
@@ -63,23 +66,12 @@ def pending_revision(graph: RevisionGraph, step: RevisionStep) -> PendingRevisio
     )
 
 
-def offline_sql(graph: RevisionGraph, plan: Plan) -> str:
-    """The SQL the plan would run (alembic's offline mode, env.py's ``run_migrations_offline``)."""
+def offline_sql(graph: RevisionGraph, plan: Plan, table: VersionTable) -> str:
+    """The SQL the plan would run (alembic's offline mode)."""
     if not plan.steps:
         return ""
-    buffer = io.StringIO()
 
     def steps(rev: Any, context: MigrationContext) -> list[RevisionStep]:
         return list(plan.steps)
 
-    with EnvironmentContext(
-        graph.config,
-        graph.script,
-        fn=steps,
-        as_sql=True,
-        starting_rev=plan.from_revision,
-        destination_rev=plan.destination,
-        output_buffer=buffer,
-    ):
-        graph.script.run_env()
-    return buffer.getvalue()
+    return environment.offline_sql(graph, table, steps, plan.from_revision, plan.destination)

@@ -4,13 +4,14 @@ result (the contract of docs/design.md, Contracts)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 
 from pushgate import settings
 from pushgate.database import read_positive_number
 from pushgate.errors import InvalidRequest
+from pushgate.versiontable import VersionTable
 
 DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, then retried
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
@@ -60,9 +61,11 @@ def _positive_number(environ: Mapping[str, str], name: str, default: float) -> f
 
 @dataclass(frozen=True, kw_only=True)
 class MigrationSettings:
-    """The migration tunables (documented defaults) and the script directory."""
+    """The migration tunables (documented defaults), the project (a project root with
+    alembic.ini or pyproject.toml, or a bare script directory) and the version table."""
 
     script_location: Path
+    version_table: VersionTable = field(default_factory=VersionTable)
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
@@ -71,15 +74,12 @@ class MigrationSettings:
     def from_env(
         cls, default_script_location: Path, environ: Mapping[str, str]
     ) -> MigrationSettings:
-        """``MIGRATIONS_DIR`` (else ``default_script_location``) and the MIGRATION_* tunables."""
+        """``MIGRATIONS_DIR`` (else ``default_script_location``), the version table and the
+        MIGRATION_* tunables. The project itself is read by the revision graph."""
         location = Path(environ.get(settings.MIGRATIONS_DIR, "").strip() or default_script_location)
-        if not (location / "env.py").is_file():
-            raise InvalidRequest(
-                f"{location} is not an alembic script directory (no env.py); "
-                f"set {settings.MIGRATIONS_DIR}"
-            )
         return cls(
             script_location=location,
+            version_table=VersionTable.from_env(environ),
             lock_timeout_ms=int(
                 _positive_number(
                     environ, settings.MIGRATION_LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS

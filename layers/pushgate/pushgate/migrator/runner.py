@@ -7,8 +7,10 @@ Safety, in the order it happens:
 3. The current revision is read. Already at the target -> nothing is applied (idempotent: a
    replay or a redrive is safe). Otherwise, with ``expected_current`` given and different from
    the current revision -> ``SchemaDrift``, nothing done.
-4. All pending revisions run in ONE transaction (:mod:`~pushgate.migrator.transaction`): a
-   failure anywhere rolls everything back, and the database stays at ``from_revision``.
+4. All pending revisions run in ONE transaction (:mod:`~pushgate.migrator.transaction`), in
+   pushgate's own alembic environment (never the project's env.py): a failure anywhere rolls
+   everything back, and the database stays at ``from_revision``, unless a revision's
+   ``autocommit_block()`` committed part of it: then the error says where it really is.
 5. A deadline (the Lambda's, minus :data:`DEADLINE_MARGIN_SECONDS`) bounds every wait, caps
    ``statement_timeout`` and is checked before each statement: the run stops, rolls back and
    raises ``MigrationFailed`` instead of being killed mid-way.
@@ -17,9 +19,9 @@ Safety, in the order it happens:
    ``DatabaseNotReady`` (the state machine retries it; a retry is safe, see 3); credentials
    refused before anything ran, ``DatabaseConfigError``; anything else, ``MigrationFailed``.
 
-The revision graph is read once per process (cold start); an upgrade that finds the database
-already at the target does not even load env.py. The version table is alembic's default
-``alembic_version``.
+The revision graph is read from the files' source once per process (cold start); only the files
+that run are imported, when they must run. The version table is the settings'
+(``VERSION_TABLE``, ``VERSION_TABLE_SCHEMA``, ``MIGRATION_SEARCH_PATH``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ class Migrator:
     def __init__(self, migration_settings: MigrationSettings) -> None:
         self.settings = migration_settings
         self.graph = RevisionGraph(migration_settings.script_location)
-        self._connections = Connections(migration_settings.statement_timeout_ms)
+        self._connections = Connections(
+            migration_settings.statement_timeout_ms, migration_settings.version_table
+        )
 
     def run(
         self, request: MigrationRequest, db: DatabaseSettings, *, deadline: float | None = None
@@ -76,7 +80,7 @@ class Migrator:
                     else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
                 )
                 with lock:
-                    current = current_revision(conn)
+                    current = current_revision(conn, self.settings.version_table)
                     conn.commit()
                     result = self._run_locked(conn, request, target, current, limits)
         except PushgateError:
@@ -108,11 +112,11 @@ class Migrator:
         if request.action == "plan":
             result = migration_result("plan", current, plan.to_revision, [])
             result["pending"] = [pending_revision(self.graph, step) for step in plan.steps]
-            result["sql"] = offline_sql(self.graph, plan)
+            result["sql"] = offline_sql(self.graph, plan, self.settings.version_table)
             return result
         if not plan.steps:
             return migration_result(request.action, current, current, [])
-        applied = migrate(conn, self.graph, plan, limits)
+        applied = migrate(conn, self.graph, plan, limits, self.settings.version_table)
         logger().info(
             "migration committed",
             extra={

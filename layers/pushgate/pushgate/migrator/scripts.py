@@ -1,27 +1,35 @@
-"""The revision graph of one alembic script directory, read once per process (cold start).
+"""The revision graph of one project, read once per process (cold start), from source.
 
-It answers what a request's target means (:class:`Revision` or :class:`Relative`), whether one
-revision is below another, and which steps lead from the current revision to a destination,
-with alembic's public ``ScriptDirectory.iterate_revisions`` and ``MigrationStep``.
+The graph is alembic's public ``RevisionMap`` over the revisions :mod:`~pushgate.migrator.sources`
+reads from the files' source (no file is imported to build it). It answers what a request's
+target means (:class:`Revision` or :class:`Relative`), whether one revision is below another,
+and which steps lead from the current revision to a destination; only the files of those steps
+are imported (alembic's ``MigrationStep`` over a ``Script``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
-from alembic.config import Config
 from alembic.runtime.migration import MigrationStep, RevisionStep
-from alembic.script import Script, ScriptDirectory
-from alembic.script.revision import RevisionError
+from alembic.script import Script
+from alembic.script.revision import Revision as AlembicRevision
+from alembic.script.revision import RevisionError, RevisionMap
 from alembic.util import CommandError
 
 from pushgate.errors import InvalidRequest, SchemaDrift
 from pushgate.migrator.downgrade import has_working_downgrade
+from pushgate.migrator.project import MigrationProject, find_project
 from pushgate.migrator.request import Direction
+from pushgate.migrator.sources import (
+    SourceRevision,
+    read_revision_file,
+    revision_files,
+)
 
 _RELATIVE: Final = re.compile(r"^[+-][1-9][0-9]*$")
 
@@ -52,41 +60,57 @@ class Relative:
 Target = Revision | Relative
 
 
-class RevisionGraph:
-    """The alembic ``Config`` and ``ScriptDirectory`` of ``script_location`` (every revision file
-    parsed once, here). Raises InvalidRequest for a broken directory or an unloadable file."""
-
-    def __init__(self, script_location: Path) -> None:
-        self.location = script_location
-        self.config = Config()
-        self.config.set_main_option("script_location", str(script_location))
-        # offline SQL (plan) needs a dialect, never credentials
-        self.config.set_main_option("sqlalchemy.url", "postgresql+pg8000://")
+def _read_all(project: MigrationProject) -> list[SourceRevision]:
+    found: list[SourceRevision] = []
+    for path in revision_files(project.version_locations, recursive=project.recursive):
         try:
-            self.script = ScriptDirectory.from_config(self.config)
-            self._heads = tuple(self.script.get_heads())  # parses every revision file, once
-        except CommandError as exc:
-            raise InvalidRequest(
-                f"the alembic script directory {script_location} is broken: {exc}"
-            ) from exc
-        except Exception as exc:  # a revision file that cannot be imported: its own error
-            raise InvalidRequest(
-                f"a revision file in {script_location} cannot be loaded: "
-                f"{type(exc).__name__}: {exc} (revision files must import only what the "
-                "function ships: alembic, SQLAlchemy, and the standard library)"
-            ) from exc
+            revision = read_revision_file(path)
+        except RevisionError as exc:  # a loop, a bad id: alembic's own words
+            raise InvalidRequest(f"the revision file {path} is invalid: {exc}") from exc
+        if revision is not None:
+            found.append(revision)
+    return found
+
+
+class RevisionGraph:
+    """The revisions of the project at ``location`` (:func:`find_project`), parsed once.
+    Raises InvalidRequest for a broken project or an unreadable revision file."""
+
+    def __init__(self, location: Path | MigrationProject) -> None:
+        self.project = (
+            location if isinstance(location, MigrationProject) else find_project(location)
+        )
+        self.location = self.project.script_location
+        self.sources = _read_all(self.project)
+        self.map = RevisionMap(lambda: iter(self.sources))
+        try:
+            self._heads = tuple(self.map.heads)
+        except (RevisionError, CommandError) as exc:
+            raise InvalidRequest(f"the revisions in {self.location} are broken: {exc}") from exc
         self._downgradable: dict[str, bool] = {}
 
     def head(self) -> str:
         """The single head revision (InvalidRequest when there is none, or several)."""
         if not self._heads:
-            raise InvalidRequest(f"{self.location}/versions has no revisions")
+            raise InvalidRequest(f"{self.location} has no revisions")
         if len(self._heads) != 1:
             raise InvalidRequest(
                 f"{self.location} has {len(self._heads)} heads "
                 f"({', '.join(self._heads)}); merge them first"
             )
         return self._heads[0]
+
+    def get(self, revision_id: str) -> SourceRevision:
+        """The revision ``revision_id`` (an id or a unique prefix). CommandError when unknown."""
+        found = self.map.get_revision(revision_id)
+        if not isinstance(found, SourceRevision):
+            raise CommandError(f"no such revision {revision_id!r}")
+        return found
+
+    def base_to_head(self) -> list[SourceRevision]:
+        """Every revision, from base to head(s)."""
+        walked = [r for r in self.map.iterate_revisions("heads", "base") if r is not None]
+        return [r for r in reversed(walked) if isinstance(r, SourceRevision)]
 
     def resolve(self, target: str) -> Target:
         """What ``target`` ("head", "base", a revision id or prefix, "+N", "-N") means."""
@@ -97,12 +121,9 @@ class RevisionGraph:
         if target == "head":
             return Revision(self.head())
         try:
-            script = self.script.get_revision(target)
-        except CommandError as exc:
+            return Revision(self.get(target).revision)
+        except (CommandError, RevisionError) as exc:
             raise InvalidRequest(f"unknown target revision {target!r}: {exc}") from exc
-        if script is None:
-            raise InvalidRequest(f"unknown target revision {target!r}")
-        return Revision(script.revision)
 
     def is_ancestor(self, lower: str | None, upper: str | None) -> bool:
         """Whether ``lower`` is ``upper`` or below it (None is base, below everything)."""
@@ -110,7 +131,12 @@ class RevisionGraph:
             return True
         if upper is None:
             return False
-        return any(s.revision == lower for s in self.script.iterate_revisions(upper, "base"))
+        return any(r.revision == lower for r in self._walk(upper, "base"))
+
+    def _walk(self, upper: str | None, lower: str | None, **kw: bool) -> Iterator[AlembicRevision]:
+        for revision in self.map.iterate_revisions(upper, lower, **kw):
+            if revision is not None:
+                yield revision
 
     def direction(self, current: str | None, target: Target) -> Direction:
         """Which way ``target`` is from ``current``."""
@@ -119,43 +145,52 @@ class RevisionGraph:
         return "upgrade" if self.is_ancestor(current, target.id) else "downgrade"
 
     def check_known(self, current: str | None) -> None:
-        """SchemaDrift when the database is at a revision this directory does not know."""
+        """SchemaDrift when the database is at a revision this project does not know."""
         if current is None:
             return
         try:
-            self.script.get_revision(current)
-        except CommandError as exc:
+            self.get(current)
+        except (CommandError, RevisionError) as exc:
             raise SchemaDrift(
                 f"the database is at {current}, a revision this script directory does not know "
                 "(a newer release migrated it?); nothing done"
             ) from exc
 
-    def steps(
+    def pending(
         self, direction: Direction, destination: str, current: str | None
-    ) -> list[RevisionStep]:
-        """The steps from ``current`` to ``destination``, in the order they run (the ones
+    ) -> list[SourceRevision]:
+        """The revisions from ``current`` to ``destination``, in the order they run (the ones
         alembic's ``command.upgrade``/``downgrade`` would run). Raises InvalidRequest."""
-        revisions: Iterable[Script]
-        step: Callable[..., RevisionStep]
+        revisions: Iterable[AlembicRevision]
         try:
             if direction == "upgrade":
-                upward = self.script.iterate_revisions(
-                    destination, current or "base", implicit_base=True
-                )
-                revisions, step = reversed(list(upward)), MigrationStep.upgrade_from_script
+                upward = self._walk(destination, current or "base", implicit_base=True)
+                revisions = reversed(list(upward))
             else:
-                downward = self.script.iterate_revisions(
-                    current, destination, select_for_downgrade=True
-                )
-                revisions, step = list(downward), MigrationStep.downgrade_from_script
+                revisions = list(self._walk(current, destination, select_for_downgrade=True))
         except (RevisionError, CommandError) as exc:
             raise InvalidRequest(
                 f"cannot {direction} to {destination} from {current or 'base'}: {exc}"
             ) from exc
-        return [step(self.script.revision_map, script) for script in revisions]
+        return [r for r in revisions if isinstance(r, SourceRevision)]
 
-    def downgradable(self, script: Script) -> bool:
+    def steps(self, direction: Direction, revisions: list[SourceRevision]) -> list[RevisionStep]:
+        """alembic's steps for ``revisions``: each file is imported now, and only these
+        (InvalidRequest, before anything runs, when one imports what the function lacks)."""
+        for revision in revisions:
+            revision.refuse_unshipped()  # every file checked before any is imported
+        for revision in revisions:
+            revision.load()
+        step = (
+            MigrationStep.upgrade_from_script
+            if direction == "upgrade"
+            else MigrationStep.downgrade_from_script
+        )
+        # alembic types it as a Script; a loaded SourceRevision has all RevisionStep reads
+        return [step(self.map, cast(Script, revision)) for revision in revisions]
+
+    def downgradable(self, revision: SourceRevision) -> bool:
         """:func:`has_working_downgrade`, cached per revision for the process."""
-        if script.revision not in self._downgradable:
-            self._downgradable[script.revision] = has_working_downgrade(script)
-        return self._downgradable[script.revision]
+        if revision.revision not in self._downgradable:
+            self._downgradable[revision.revision] = has_working_downgrade(revision)
+        return self._downgradable[revision.revision]

@@ -1,11 +1,15 @@
-"""The migration's one transaction: every pending revision, or none.
+"""The migration's one transaction: every pending revision, or none (or, with an autocommit
+block, everything up to the block, said so).
 
-All pending revisions run in ONE transaction (PostgreSQL DDL is transactional) with
-``SET LOCAL lock_timeout`` and ``statement_timeout``; alembic's env.py receives the connection
-through ``config.attributes["connection"]`` (the cookbook's "sharing a connection" recipe) and
-runs the plan's steps (``EnvironmentContext(fn=...)``). The deadline caps ``statement_timeout``
-and is checked before each statement. A failure anywhere rolls everything back; what happens
-next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`.
+The connection gets pushgate's session settings first (``lock_timeout``, ``statement_timeout``;
+the search_path is set when it opens; session-level, so they hold across an autocommit block),
+then every pending revision runs in ONE transaction in pushgate's own alembic environment
+(:mod:`~pushgate.migrator.environment`; never the project's env.py). The deadline caps
+``statement_timeout`` and is checked before each statement. A failure rolls back what is not
+committed; what happens next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`,
+unless an autocommit block had committed part of the run: then the version table is re-read and
+the error says where the database really is (no retry: the compensation acts on it), after a
+failed ``CREATE INDEX CONCURRENTLY``'s INVALID index is dropped.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from pushgate.errors import MigrationFailed
+from pushgate.database import describe_error
+from pushgate.errors import MigrationFailed, PushgateError
+from pushgate.migrator.autocommit import BlockWatch, drop_new_invalid_indexes, invalid_indexes
 from pushgate.migrator.connection import current_revision, logger
+from pushgate.migrator.environment import run_online
+from pushgate.migrator.extensions import missing_extension
 from pushgate.migrator.plan import Plan
 from pushgate.migrator.request import RunLimits
 from pushgate.migrator.retry import DeadlineReached, GiveUp, decide
 from pushgate.migrator.scripts import RevisionGraph
+from pushgate.versiontable import VersionTable
 
 
 def _budget_ms(limits: RunLimits) -> int | None:
@@ -42,14 +50,21 @@ class MigrationTransaction:
     """One attempt at the plan. ``running`` is the step being run, while one is."""
 
     def __init__(
-        self, conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits
+        self,
+        conn: Connection,
+        graph: RevisionGraph,
+        plan: Plan,
+        limits: RunLimits,
+        table: VersionTable,
     ) -> None:
         self._conn = conn
         self._graph = graph
         self._plan = plan
         self._limits = limits
+        self._table = table
         self._statement_timeout_ms = limits.statement_timeout_ms
         self.running: RevisionStep | None = None
+        self.watch = BlockWatch(conn)
 
     @property
     def where(self) -> str:
@@ -62,12 +77,12 @@ class MigrationTransaction:
         """SQLAlchemy's ``before_cursor_execute``: keep every statement inside the deadline."""
         budget_ms = _budget_ms(self._limits)
         if budget_ms is not None and budget_ms < self._statement_timeout_ms:
-            cursor.execute(f"SET LOCAL statement_timeout = {budget_ms}")
+            cursor.execute(f"SET statement_timeout = {budget_ms}")
             self._statement_timeout_ms = budget_ms
 
     def _steps(self, rev: Any, context: MigrationContext) -> Iterator[RevisionStep]:
         for step in self._plan.steps:
-            self.running = step
+            self.running = self.watch.running = step
             logger().info(
                 "running revision",
                 extra={
@@ -78,52 +93,110 @@ class MigrationTransaction:
             )
             yield step
 
+    def _check_reached(self) -> None:
+        self.running = self.watch.running = None
+        reached = current_revision(self._conn, self._table)
+        if reached != self._plan.to_revision:
+            raise MigrationFailed(
+                f"the migration ended at {reached or 'base'}, not at "
+                f"{self._plan.to_revision or 'base'}"
+            )
+
     def run(self) -> None:
         """Run every step and check the version table reached the plan's ``to_revision``."""
         budget_ms = _budget_ms(self._limits)
         if budget_ms is not None:
             self._statement_timeout_ms = min(self._statement_timeout_ms, budget_ms)
-        conn, config = self._conn, self._graph.config
+        conn = self._conn
+        conn.exec_driver_sql(f"SET lock_timeout = {self._limits.lock_timeout_ms}")
+        conn.exec_driver_sql(f"SET statement_timeout = {self._statement_timeout_ms}")
+        conn.commit()  # session settings: they hold across an autocommit block's transactions
         event.listen(conn, "before_cursor_execute", self._before_execute)
         try:
-            with conn.begin():
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {self._limits.lock_timeout_ms}")
-                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._statement_timeout_ms}")
-                config.attributes["connection"] = conn
-                try:
-                    with EnvironmentContext(
-                        config,
-                        self._graph.script,
-                        fn=self._steps,
-                        destination_rev=self._plan.destination,
-                    ):
-                        self._graph.script.run_env()
-                finally:
-                    config.attributes.pop("connection", None)
-                self.running = None
-                reached = current_revision(conn)
-                if reached != self._plan.to_revision:
-                    raise MigrationFailed(
-                        f"the migration ended at {reached or 'base'}, not at "
-                        f"{self._plan.to_revision or 'base'} (does env.py use the shared "
-                        "connection?)"
-                    )
+            with self.watch:
+                run_online(
+                    conn,
+                    self._graph,
+                    self._table,
+                    self._steps,
+                    self._plan.destination,
+                    self._check_reached,
+                )
         finally:
             event.remove(conn, "before_cursor_execute", self._before_execute)
 
 
-def migrate(conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits) -> list[str]:
+def _partly_committed(
+    conn: Connection,
+    transaction: MigrationTransaction,
+    plan: Plan,
+    table: VersionTable,
+    invalid_before: set[str],
+    failure: Exception,
+) -> MigrationFailed:
+    """The error of a run an autocommit block had partly committed: where the database is,
+    re-read (never assumed), what was committed and what was cleaned up."""
+    blocks = ", ".join(transaction.watch.committed_in)
+    try:
+        with transaction.watch:
+            dropped = drop_new_invalid_indexes(conn, invalid_before)
+        reached = current_revision(conn, table)
+        conn.commit()
+    except Exception as exc:
+        return MigrationFailed(
+            f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
+            f"{blocks}) had committed part of the run, and where the database is now could "
+            f"not be read ({describe_error(exc)}): check it before anything else"
+        )
+    revisions = plan.revisions
+    committed = revisions[: revisions.index(reached) + 1] if reached in revisions else []
+    logger().warning(
+        "migration failed after an autocommit block committed part of it",
+        extra={
+            "from_revision": plan.from_revision,
+            "database_at": reached,
+            "committed": committed,
+            "dropped_invalid_indexes": dropped,
+        },
+    )
+    cleaned = f"; dropped the INVALID index(es) {', '.join(dropped)}" if dropped else ""
+    if reached == plan.from_revision:
+        where = (
+            f"the version table is still at {reached or 'base'}, but what {blocks} ran "
+            "before and in its autocommit block is committed"
+        )
+    else:
+        where = (
+            f"the database is at {reached or 'base'} (committed: {', '.join(committed)}), "
+            f"not at from_revision {plan.from_revision or 'base'}: it must be downgraded to "
+            f"{plan.from_revision or 'base'}"
+        )
+    return MigrationFailed(
+        f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
+        f"{blocks}) had committed part of the run: {where}{cleaned}"
+    )
+
+
+def migrate(
+    conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits, table: VersionTable
+) -> list[str]:
     """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied."""
+    blocks_possible = any(graph.get(rev).autocommit for rev in plan.revisions)
+    invalid_before = invalid_indexes(conn) if blocks_possible else set()
     attempt = 0
     while True:
         attempt += 1
-        transaction = MigrationTransaction(conn, graph, plan, limits)
+        transaction = MigrationTransaction(conn, graph, plan, limits, table)
         try:
             transaction.run()
             return plan.revisions
         except Exception as exc:
             if conn.in_transaction():
                 conn.rollback()
+            if transaction.watch.committed_in:
+                raise _partly_committed(
+                    conn, transaction, plan, table, invalid_before, exc
+                ) from exc
             decision = decide(
                 exc,
                 where=transaction.where,
@@ -133,6 +206,9 @@ def migrate(conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimit
                 now=time.monotonic(),
             )
             if isinstance(decision, GiveUp):
+                note = None if isinstance(exc, PushgateError) else missing_extension(conn, exc)
+                if note is not None:
+                    raise type(decision.error)(f"{decision.error} ({note})") from exc
                 if decision.error is exc:
                     raise
                 raise decision.error from exc

@@ -1,0 +1,173 @@
+"""`pushgate check-migrations DIR`: load a project as the Lambda runner would, and say whether
+it can run it.
+
+It reads the project the way run_migrations does (pushgate.migrator: alembic.ini, pyproject's
+[tool.alembic], or a bare script directory; every revision file parsed, none imported) and
+reads the project's env.py the same way (parsed, never run: pushgate bypasses it) for what it
+carries that a run needs as a parameter. The verdict: ``lambda`` (exit 0) when every revision
+imports only what the function ships, ``task`` (exit 1) naming the file and the import
+otherwise, or when env.py loops over schemas; a project that cannot be read exits 1 too.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pushgate.errors import InvalidRequest
+from pushgate.migrator.scripts import RevisionGraph
+from pushgate.migrator.sources import TASK_RUNNER_HINT
+
+_PARAMETERS = {"version_table": "VersionTable", "version_table_schema": "VersionTableSchema"}
+
+
+@dataclass
+class EnvFindings:
+    """What a project's env.py carries that matters to a run (read from its source)."""
+
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter -> value
+    notes: list[str] = field(default_factory=list)
+    needs_task: list[str] = field(default_factory=list)  # why the task runner is needed
+    imports: list[str] = field(default_factory=list)
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return None
+
+
+def _calls(node: ast.AST, name: str) -> list[ast.Call]:
+    return [
+        call
+        for call in ast.walk(node)
+        if isinstance(call, ast.Call)
+        and (getattr(call.func, "attr", None) == name or getattr(call.func, "id", None) == name)
+    ]
+
+
+def read_env_py(path: Path) -> EnvFindings:
+    """What ``path`` (an env.py) configures: version table, schema, search_path, loops."""
+    findings = EnvFindings()
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError) as exc:
+        findings.notes.append(f"cannot be parsed ({type(exc).__name__}); nothing read from it")
+        return findings
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            findings.imports.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            findings.imports.append(node.module)
+    for call in _calls(tree, "configure"):
+        for keyword in call.keywords:
+            if keyword.arg in _PARAMETERS:
+                value = _literal(keyword.value)
+                parameter = _PARAMETERS[keyword.arg]
+                if isinstance(value, str):
+                    findings.parameters[parameter] = value
+                else:
+                    findings.notes.append(
+                        f"line {call.lineno}: {keyword.arg} is computed; set {parameter} to "
+                        "its value"
+                    )
+            elif keyword.arg == "include_schemas" and _literal(keyword.value) is True:
+                findings.notes.append(
+                    f"line {call.lineno}: include_schemas=True only matters to autogenerate"
+                )
+    for constant in ast.walk(tree):
+        if (
+            isinstance(constant, ast.Constant)
+            and isinstance(constant.value, str)
+            and "search_path" in constant.value.lower()
+        ):
+            findings.notes.append(
+                f"line {constant.lineno}: sets the search_path ({constant.value.strip()!r}); "
+                "set MigrationSearchPath to the same schemas"
+            )
+    for loop in ast.walk(tree):
+        if isinstance(loop, ast.For | ast.AsyncFor) and (
+            _calls(loop, "run_migrations") or _calls(loop, "configure")
+        ):
+            findings.needs_task.append(
+                f"{path.name} line {loop.lineno} runs the migrations once per item of a loop "
+                "(per tenant schema?): one version table per schema needs the task runner"
+            )
+    return findings
+
+
+@dataclass
+class Check:
+    """The verdict and what it is based on, as printed."""
+
+    runner: str  # "lambda" or "task"
+    lines: list[str]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.runner == "lambda" else 1
+
+
+def check(directory: Path) -> Check:
+    """Load ``directory`` as the Lambda runner would. InvalidRequest when it cannot be read."""
+    graph = RevisionGraph(directory)
+    project = graph.project
+    revisions = graph.base_to_head()
+    lines = [
+        f"project:           {project.root} (found by {project.found_in})",
+        f"script directory:  {project.script_location}",
+        "version locations: " + ", ".join(str(p) for p in project.version_locations),
+        f"revisions:         {len(revisions)}, base -> head: "
+        + (" -> ".join(r.revision for r in revisions) or "none"),
+        f"head:              {', '.join(graph.map.heads) or 'none'}",
+    ]
+    needs_task: list[str] = []
+    env = project.env_py
+    findings = read_env_py(env) if env is not None else EnvFindings()
+    table = findings.parameters.get("VersionTable", "alembic_version")
+    schema = findings.parameters.get("VersionTableSchema")
+    lines.append(
+        f"version table:     {schema + '.' if schema else ''}{table}"
+        + ("" if findings.parameters else " (alembic's default)")
+    )
+    if env is None:
+        lines.append("env.py:            none (pushgate's own environment runs the revisions)")
+    else:
+        lines.append(f"env.py:            {env}: bypassed, never run (pushgate runs the revisions)")
+        for parameter, value in findings.parameters.items():
+            lines.append(f"  carries {parameter}={value}: set the {parameter} parameter to it")
+        lines.extend(f"  {note}" for note in findings.notes)
+        if findings.imports:
+            lines.append(f"  imports (not needed, not run): {', '.join(findings.imports)}")
+        needs_task.extend(findings.needs_task)
+    for revision in revisions:
+        missing = revision.unshipped_imports()
+        if missing:
+            needs_task.append(f"{revision.path.name} imports {', '.join(missing)}")
+        if revision.autocommit:
+            lines.append(
+                f"autocommit block:  {revision.revision} ({revision.path.name}) commits what ran "
+                "before it; a later failure is undone by the compensation (README)"
+            )
+    if needs_task:
+        lines.append("runner:            task (the Lambda runner cannot run this project)")
+        lines.extend(f"  because {reason}" for reason in needs_task)
+        lines.append(f"  {TASK_RUNNER_HINT}")
+        return Check("task", lines)
+    lines.append(
+        "runner:            lambda (every revision imports only alembic, SQLAlchemy and the "
+        "standard library)"
+    )
+    return Check("lambda", lines)
+
+
+def run(directory: Path) -> tuple[int, str]:
+    """The exit code and the report (1 and the reason when the project cannot be read)."""
+    try:
+        result = check(directory)
+    except InvalidRequest as exc:
+        return 1, f"cannot run here: {exc}"
+    return result.exit_code, "\n".join(result.lines)

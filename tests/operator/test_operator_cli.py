@@ -1,0 +1,282 @@
+"""The operator's commands, run as an operator runs them, against moto's server over HTTP.
+
+The tests of this module share one emulated account and run in order: the account starts empty,
+then a push deploys, a failing push rolls back, and each command is checked against what the
+account holds (read back with boto3, over HTTP too).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import HEAD
+from tests.operator.conftest import World, wait_until_done
+
+pytestmark = pytest.mark.operator
+
+UNKNOWN_DIGEST = "sha256:" + "0" * 64
+
+
+def _deploy(world: World, tag: str, name: str) -> dict[str, Any]:
+    """What the ECR push rule does: start the state machine with the push event."""
+    machine = _outputs(world)["DeployStateMachineArn"]
+    started = world.client("stepfunctions").start_execution(
+        stateMachineArn=machine, name=name, input=json.dumps(world.push(tag))
+    )
+    done = wait_until_done(world, started["executionArn"])
+    assert world.command("settle") == "ok"  # its announcement reached observe_outcome
+    return done
+
+
+def _outputs(world: World) -> dict[str, str]:
+    stack = world.client("cloudformation").describe_stacks(StackName=world.stack)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def _executions(world: World) -> list[dict[str, Any]]:
+    machine = _outputs(world)["DeployStateMachineArn"]
+    found: list[dict[str, Any]] = world.client("stepfunctions").list_executions(
+        stateMachineArn=machine
+    )["executions"]
+    return found
+
+
+def test_status_before_any_run_says_so_in_one_line(pushgate: Any) -> None:
+    # GIVEN the stack is deployed but nothing was ever pushed
+    # WHEN the operator asks for the status
+    result = pushgate("status")
+
+    # THEN one line says there are no runs yet, exit 1, no traceback
+    assert result.code == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no runs yet" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_status_shows_what_serves_after_a_push_deployed(world: World, pushgate: Any) -> None:
+    # GIVEN a push of release-1 that the state machine deployed
+    done = _deploy(world, "release-1", "push-release-1")
+    assert done["status"] == "SUCCEEDED"
+    digest = json.loads(done["input"])["detail"]["image-digest"]
+
+    # WHEN the operator asks for the status, as text and as JSON
+    text = pushgate("status")
+    as_json = pushgate("status", "--json")
+
+    # THEN it names the digest and tag serving, the run that put it there, and its console link
+    assert text.code == 0, text.stderr
+    assert f"shop/api@{digest} (release-1)" in text.stdout
+    assert "push-release-1" in text.stdout
+    assert "succeeded" in text.stdout
+    assert "console.aws.amazon.com/states/home?region=us-east-1" in text.stdout
+    # and the schema revision the run reached, from the serving record (no database read)
+    assert f"schema    {HEAD}" in text.stdout
+    assert "failures  0 in a row" in text.stdout
+    status = json.loads(as_json.stdout)
+    assert status["serving"]["digest"] == digest
+    assert status["serving"]["tags"] == ["release-1"]
+    service = world.client("ecs").describe_services(cluster="shop-dev", services=["shop-api"])
+    assert status["service"]["task_definition"] == service["services"][0]["taskDefinition"]
+    assert [r["outcome"] for r in status["runs"]] == ["succeeded"]
+
+
+def test_history_lists_a_rolled_back_run_beside_the_succeeded_one(
+    world: World, pushgate: Any
+) -> None:
+    # GIVEN a second push whose tasks fail to start (the run rolls back)
+    assert world.command("rollout failing") == "ok"
+    try:
+        done = _deploy(world, "release-2", "push-release-2")
+    finally:
+        world.command("rollout healthy")
+    assert done["status"] == "FAILED"
+
+    # WHEN the operator lists the last day's runs as JSON and as a table
+    as_json = pushgate("history", "--since", "24h", "--json")
+    table = pushgate("history", "--since", "1d")
+
+    # THEN both runs are there, newest first, with their outcomes
+    assert as_json.code == 0, as_json.stderr
+    runs = json.loads(as_json.stdout)
+    assert [(r["name"], r["outcome"]) for r in runs] == [
+        ("push-release-2", "rolled_back"),
+        ("push-release-1", "succeeded"),
+    ]
+    assert all(r["duration_s"] is not None for r in runs)
+    assert "rolled_back" in table.stdout
+    # and the status counts it as one failure in a row, still at the revision release-1 reached
+    status = json.loads(pushgate("status", "--json").stdout)
+    assert status["serving"]["consecutive_failures"] == 1
+    assert status["serving"]["revision"] == HEAD
+    assert "push-release-1" in table.stdout
+
+
+def test_history_of_a_period_without_runs_says_so(pushgate: Any) -> None:
+    # WHEN the operator asks for the runs since a date in the future
+    result = pushgate("history", "--since", "2999-01-01")
+
+    # THEN one line says there were none, exit 1
+    assert result.code == 1
+    assert "no runs of" in result.stderr
+    assert "since 2999-01-01" in result.stderr
+
+
+def test_replay_of_a_tag_starts_a_run_pinned_to_its_digest(world: World, pushgate: Any) -> None:
+    # GIVEN release-1 is in the repository (pushed and deployed above)
+    before = len(_executions(world))
+
+    # WHEN the operator replays it
+    result = pushgate("replay", "release-1")
+
+    # THEN one execution started, with a replay input naming the tag and the digest it points at
+    assert result.code == 0, result.stderr
+    executions = _executions(world)
+    assert len(executions) == before + 1
+    started = executions[0]
+    assert started["name"] in result.stdout
+    done = wait_until_done(world, started["executionArn"])
+    replay_input = json.loads(done["input"])
+    images = world.client("ecr").describe_images(
+        repositoryName="shop/api", imageIds=[{"imageTag": "release-1"}]
+    )
+    assert replay_input == {
+        "repository": "shop/api",
+        "tag": "release-1",
+        "digest": images["imageDetails"][0]["imageDigest"],
+    }
+    assert done["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("image", "why"),
+    [
+        (UNKNOWN_DIGEST, "holds no image"),
+        ("never-pushed", "holds no image"),
+        ("sha256:abc", "not a sha256: digest"),
+        ("no spaces allowed", "neither an image tag nor"),
+    ],
+)
+def test_replay_of_an_image_the_repository_does_not_hold_is_refused(
+    world: World, pushgate: Any, image: str, why: str
+) -> None:
+    before = _executions(world)
+
+    # WHEN the operator replays an image that is not in the repository, or is malformed
+    result = pushgate("replay", image)
+
+    # THEN it is refused in one line, exit 2, and nothing started
+    assert result.code == 2
+    assert "refused" in result.stderr
+    assert why in result.stderr
+    assert _executions(world) == before
+
+
+def test_redrive_of_a_succeeded_run_is_refused(world: World, pushgate: Any) -> None:
+    # WHEN the operator redrives the run that succeeded, and the one that rolled back
+    succeeded = pushgate("redrive", "push-release-1")
+    rolled_back = pushgate("redrive", "push-release-2")
+
+    # THEN both are refused, saying why, and the rolled-back one points at a replay
+    assert succeeded.code == 2
+    assert "succeeded: there is nothing to redrive" in succeeded.stderr
+    assert rolled_back.code == 2
+    assert "rolled_back (DeploymentRolledBack)" in rolled_back.stderr
+    assert "pushgate replay sha256:" in rolled_back.stderr
+    # and nothing changed: both runs are still as they ended
+    statuses = {e["name"]: e["status"] for e in _executions(world)}
+    assert statuses["push-release-1"] == "SUCCEEDED"
+    assert statuses["push-release-2"] == "FAILED"
+
+
+def test_explain_prints_the_path_the_history_records(world: World, pushgate: Any) -> None:
+    # GIVEN the rolled-back run
+    arn = next(e["executionArn"] for e in _executions(world) if e["name"] == "push-release-2")
+    history = world.client("stepfunctions").get_execution_history(
+        executionArn=arn, maxResults=1000
+    )["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    ]
+
+    # WHEN the operator explains it by ARN, as text and as JSON
+    text = pushgate("explain", arn)
+    as_json = pushgate("explain", "push-release-2", "--json")
+
+    # THEN the path is the states the history entered, in order, and the outcome is named
+    assert text.code == 0, text.stderr
+    assert json.loads(as_json.stdout)["path"] == entered
+    assert json.loads(as_json.stdout)["outcome"] == "rolled_back"
+    positions = [text.stdout.index(f"  {name}") for name in dict.fromkeys(entered)]
+    assert positions == sorted(positions)
+
+
+def test_explain_writes_the_run_as_an_html_page(
+    world: World, pushgate: Any, tmp_path: Path
+) -> None:
+    # GIVEN the rolled-back run and the states its history entered
+    arn = next(e["executionArn"] for e in _executions(world) if e["name"] == "push-release-2")
+    history = world.client("stepfunctions").get_execution_history(
+        executionArn=arn, maxResults=1000
+    )["events"]
+    entered = {
+        e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")
+    }
+
+    # WHEN the operator explains it with --html
+    page = tmp_path / "run.html"
+    result = pushgate("explain", "push-release-2", "--html", str(page))
+
+    # THEN one page is written: the graph drawn as taken exactly along the history's states,
+    # the announcement's schema and service, and no reference to anything outside the file
+    assert result.code == 0, result.stderr
+    text = page.read_text()
+    taken = re.findall(r'class="node state taken[^"]*">\s*<title>([^<]*)</title>', text)
+    assert {html.unescape(name) for name in taken} == entered
+    assert "Deployment Rolled Back" in text
+    assert "(nothing applied)" in text  # release-1 had already brought the schema to head
+    assert not re.search(r'(src|href)="https?:', text)
+
+
+def test_explain_of_another_state_machines_execution_is_refused(
+    world: World, pushgate: Any
+) -> None:
+    # GIVEN an execution ARN of another state machine in the same account
+    other = "arn:aws:states:us-east-1:123456789012:execution:billing-deploy:push-1"
+    before = _executions(world)
+
+    # WHEN the operator explains it
+    result = pushgate("explain", other)
+
+    # THEN it is refused, naming both machines, exit 2, and nothing was started
+    assert result.code == 2
+    assert "billing-deploy" in result.stderr
+    assert "not of pushgate-shop-dev" in result.stderr
+    assert _executions(world) == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "line"),
+    [
+        ((), {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None}, "no AWS credentials"),
+        (("--region", "us-west-2"), {}, "stack pushgate-shop-dev not found in region us-west-2"),
+        (("--config-env", "prod"), {}, "stack pushgate-shop-prod not found"),
+        (("--config-env", "staging"), {}, "has no environment 'staging'"),
+    ],
+)
+def test_the_errors_an_operator_meets_are_one_line_each(
+    pushgate: Any, arguments: tuple[str, ...], environment: dict[str, str | None], line: str
+) -> None:
+    # WHEN the operator's shell lacks credentials, names the wrong region or environment
+    result = pushgate("status", *arguments, **environment)
+
+    # THEN one line says which, without a traceback
+    assert result.code in (1, 2)
+    assert line in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
