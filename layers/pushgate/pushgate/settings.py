@@ -38,16 +38,13 @@ CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
 
-# the health wait (wake_rollout; with CLUSTER_NAME, SERVICE_NAME): the table where the task
-# token is parked, the state machine whose wait it answers
-LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
-
 # the push (describe_push): the repository this stack deploys, its registry's account and region
 REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
-# outcomes (observe_outcome): the serving record it keeps
+# outcomes (observe_outcome): the serving record it keeps; the health wait (wake_rollout, with
+# CLUSTER_NAME and SERVICE_NAME): where the task token is parked (item <cluster>/<service>#wake)
 LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
 
