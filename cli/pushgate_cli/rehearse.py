@@ -59,9 +59,11 @@ ALERT_RULE = "AlertRule"
 ECS_DEPLOYMENT_RULE = "EcsDeploymentRule"
 FUNCTIONS = (
     "DescribePushFunction",
+    "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
     "PrepareRolloutFunction",
+    "DescribeOutcomeFunction",
     "WakeRolloutFunction",
 )
 INITIAL_DESIRED_COUNT = 2
@@ -474,6 +476,12 @@ class RehearsalEnvironment:
             ScalableDimension="ecs:service:DesiredCount",
             MinCapacity=1,
             MaxCapacity=6,
+            # as AWS reports a target registered without one (moto reports none)
+            SuspendedState={
+                "DynamicScalingInSuspended": False,
+                "DynamicScalingOutSuspended": False,
+                "ScheduledScalingSuspended": False,
+            },
         )
         refs = {
             "LockTable": self._lock_table(),

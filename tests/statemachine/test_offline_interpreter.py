@@ -1122,7 +1122,7 @@ def test_gap11_without_it_moto_parses_the_definition_again_for_every_execution()
     assert second_tree is not first_tree
 
 
-# -- 12. task-token waits (gap12_task_token_waits) -------------------------------------------------
+# -- 13. task-token waits (gap13_task_token_waits) -------------------------------------------------
 # A wait for a task token is answered during the tick, or times out at once; both recorded.
 
 
@@ -1187,10 +1187,10 @@ def test_a_task_token_wait_is_answered_in_its_tick_or_times_out_at_once(
     assert time.monotonic() - started < 60
 
 
-def test_gap12_without_it_a_task_token_timeout_takes_real_time_and_is_not_recorded() -> None:
+def test_gap13_without_it_a_task_token_timeout_takes_real_time_and_is_not_recorded() -> None:
     # GIVEN moto with task-token waits left open, and a 2-second wait nobody answers
     tokens: list[str] = []
-    with moto_without("gap12_task_token_waits") as sfn:
+    with moto_without("gap13_task_token_waits") as sfn:
         machine = token_machine(sfn, tokens, timeout_s=2)
 
         # WHEN it runs

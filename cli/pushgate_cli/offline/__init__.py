@@ -36,7 +36,7 @@ Adding a patch is adding a module to ``gaps``. The gaps closed:
 10. ``gap10_quiet_handled_errors``: moto's evaluator no longer logs handled errors at ERROR.
 11. ``gap11_parse_once``: a definition's syntax tree is parsed once per process, not per
     execution.
-12. ``gap12_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
+13. ``gap13_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
     the world (:meth:`OfflineStepFunctions.on_token_wait`) or times out at once; both are
     recorded (``woken`` / ``timeout``), nothing sleeps.
 

@@ -152,7 +152,7 @@ class OfflineStepFunctions:
 
     def on_token_wait(self, hook: TokenWaitHook) -> None:
         """Call ``hook(execution_arn, state_name)`` when a ``.waitForTaskToken`` task waits for
-        its token (gap 12): what the world does meanwhile (e.g. ECS finishing a rollout and its
+        its token (gap 13): what the world does meanwhile (e.g. ECS finishing a rollout and its
         event waking the task) happens in the hook; no answer by its end is the timeout."""
         self._token_hooks.append(hook)
 

@@ -1,4 +1,4 @@
-"""Gap 12: a wait for a task token takes no wall-clock time; its timeout is recorded.
+"""Gap 13: a wait for a task token takes no wall-clock time; its timeout is recorded.
 
 moto: a ``.waitForTaskToken`` task blocks its worker thread until ``SendTaskSuccess`` /
 ``SendTaskFailure`` or until ``TimeoutSeconds`` (or ``HeartbeatSeconds``) pass in real time, so
