@@ -140,13 +140,13 @@ def test_each_poll_is_counted_from_its_wait() -> None:
     assert poll_lengths(path, loop, "Wait") == [4, 3]
 
 
-def test_the_deploy_machine_polls_health_in_its_own_loop() -> None:
-    # GIVEN the real definition / WHEN the loop through "Wait until healthy" is computed
+def test_the_deploy_machine_waits_for_health_in_its_own_loop() -> None:
+    # GIVEN the real definition / WHEN the loop through "Wait for ECS to say so" is computed
     definition = json.loads((REPO_ROOT / "statemachine" / "deploy.asl.json").read_text())
-    loop = loop_states(definition, "Wait until healthy")
-    # THEN it holds the poll and its judgement, and none of the steps before or after it
-    assert {"Count the time waited", "Describe the rollout", "Has the deadline passed?"} <= loop
-    assert loop.isdisjoint({"Run migrations", "Announce success", "Suspend autoscaling"})
+    loop = loop_states(definition, "Wait for ECS to say so")
+    # THEN it holds the safety poll, the look and its judgement, and nothing before or after it
+    assert {"Count the safety poll", "Describe the rollout", "Is the new version healthy?"} <= loop
+    assert loop.isdisjoint({"Run migrations", "Record what is serving", "Suspend autoscaling"})
 
 
 def test_a_state_missing_from_the_definition_is_an_error() -> None:
