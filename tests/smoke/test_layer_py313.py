@@ -320,10 +320,8 @@ def _describe_outcome(run: Any, stack: Stack) -> None:
 def _wake_rollout(run: Any, stack: Stack) -> None:
     park = load_event("wake_rollout_park")
     assert run(park)["outcome"] == "parked"
-    cluster, service = (
-        stack.environments["wake_rollout"]["CLUSTER_NAME"],
-        stack.environments["wake_rollout"]["SERVICE_NAME"],
-    )
+    environment = stack.environments["wake_rollout"]
+    cluster, service = environment[settings.CLUSTER_NAME], environment[settings.SERVICE_NAME]
     event = load_event("ecs_deployment_completed")
     event["resources"] = [f"arn:aws:ecs:{REGION}:123456789012:service/{cluster}/{service}"]
     event["detail"]["deploymentId"] = "ecs-svc/another"  # not the parked deployment
