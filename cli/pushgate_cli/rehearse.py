@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import tempfile
@@ -34,6 +33,7 @@ import boto3
 from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate.errors import InvalidRequest, PushgateError, SchemaDrift
+from pushgate.grammar import DIGEST_PATTERN, is_repository_name, tag_problem
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
@@ -67,7 +67,6 @@ FUNCTIONS = (
     "WakeRolloutFunction",
 )
 INITIAL_DESIRED_COUNT = 2
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # detail-type of the event a run puts -> the run's status
 OUTCOMES: Mapping[str, str] = {
@@ -694,7 +693,9 @@ class RehearsalEnvironment:
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
         the account the input came from: its digest, or for a tag-only replay a new image with
-        that tag. A malformed digest is left out: the state machine judges it."""
+        that tag. A replay without `repository` names the stack's, as describe_push reads it.
+        A name ECR itself would refuse (a malformed repository, tag or digest) is left out:
+        no such image can exist, and the state machine judges the input."""
         if not isinstance(execution_input, dict):
             return
         detail = execution_input.get("detail")
@@ -706,16 +707,16 @@ class RehearsalEnvironment:
             )
         else:
             repository, tag, digest = (
-                execution_input.get("repository"),
+                execution_input.get("repository", self.resolver.ref("RepositoryName")),
                 execution_input.get("tag"),
                 execution_input.get("digest"),
             )
-        if not isinstance(repository, str) or not repository:
+        if not isinstance(repository, str) or not is_repository_name(repository):
             return
-        if isinstance(digest, str) and _DIGEST.fullmatch(digest):
-            tag = tag if isinstance(tag, str) else None
+        tag = tag if isinstance(tag, str) and tag_problem(tag) is None else None
+        if isinstance(digest, str) and DIGEST_PATTERN.match(digest):
             self.push_image(tag, repository=repository, digest=digest)
-        elif digest is None and isinstance(tag, str) and tag:
+        elif digest is None and tag is not None:
             self.push_image(tag, repository=repository)  # "this tag was pushed"
 
     def push_event(self, tag: str, when: datetime | None = None) -> dict[str, Any]:

@@ -446,10 +446,10 @@ def test_describe_push_rejects_with_its_reason_before_anything_is_touched(
 
 
 def test_a_push_whose_image_is_not_in_the_repository_is_rejected(rehearsal: Rehearse) -> None:
-    # GIVEN AWS's documented sample push event (its digest is truncated: no such image exists)
+    # GIVEN a push event of the stack's repository whose well-formed digest ECR does not hold
     with rehearsal() as env:
-        event = load_event("ecr_push")
-        event["detail"]["repository-name"] = env.resolver.ref("RepositoryName")
+        event = env.push_event("release-2")
+        event["detail"]["image-digest"] = "sha256:" + "0" * 64
 
         # WHEN it starts a run
         result = env.execute(event)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
+from pushgate.push_rules import MAX_INPUT_BYTES
 
 SUCCEEDED: Final = "Deployment Succeeded"
 FAILED: Final = "Deployment Failed"
@@ -148,6 +149,18 @@ def rejection_reason(run: RunRecord) -> str:
     return f"the image {image} is not in repository {repository}"
 
 
+def _bounded(execution_input: Any) -> Any:
+    """The input as a rejection's event carries it: as given when it is no bigger than a push
+    can be, else a note of its size (a hostile input must not fill the state or the event)."""
+    size = len(json.dumps(execution_input, separators=(",", ":"), ensure_ascii=False).encode())
+    if size <= MAX_INPUT_BYTES:
+        return execution_input
+    return {
+        "omitted": f"the input is {size} bytes of JSON, more than the {MAX_INPUT_BYTES} an "
+        "event carries; the execution's history holds it"
+    }
+
+
 def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     """The outcome's detail-type and the fields only its event has."""
     error = StepError.of(run.error)
@@ -155,7 +168,7 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     if run.rejection:
         return REJECTED, {
             "error": REJECTED_ERROR,
-            "input": run.execution_input,
+            "input": _bounded(run.execution_input),
             "cause": rejection_reason(run),
         }
     if run.rollback_error:
