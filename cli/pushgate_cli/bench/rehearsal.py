@@ -283,7 +283,7 @@ def _overhead_rows(
         Row("pushgate's own overhead per deploy", fmt_ms(own.total_ms), text, verdict),
         Row(f"  INIT, all {len(functions)} functions cold (as measured)", fmt_ms(own.init_ms)),
         Row("  run time (run_migrations' less the runner's own)", fmt_ms(own.run_ms)),
-        Row("  ECS's event to the wake (assumed: no documented figure)", fmt_ms(own.lag_ms)),
+        Row("  ECS's event to the wake (assumed)", fmt_ms(own.lag_ms)),
         Row(
             f"  polling instead: half of {safety_poll:g} s",
             fmt_ms(polling_lag_s(safety_poll) * 1000),
