@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 import pg8000.native
 import pytest
+from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate_cli.embedded import EmbeddedPostgres
 from pushgate_cli.handlers import REPO_ROOT
@@ -350,9 +351,21 @@ def _describe_outcome(run: Any, stack: Stack) -> None:
     assert result["detail"]["to_revision"] == "c47a91e2b5d8"
 
 
+def _wake_rollout(run: Any, stack: Stack) -> None:
+    park = load_event("wake_rollout_park")
+    assert run(park)["outcome"] == "parked"
+    environment = stack.environments["wake_rollout"]
+    cluster, service = environment[settings.CLUSTER_NAME], environment[settings.SERVICE_NAME]
+    event = load_event("ecs_deployment_completed")
+    event["resources"] = [f"arn:aws:ecs:{REGION}:123456789012:service/{cluster}/{service}"]
+    event["detail"]["deploymentId"] = "ecs-svc/another"  # not the parked deployment
+    assert run(event)["outcome"] == "ignored"
+
+
 CASES = {
     "compensate_run": _compensate_run,
     "describe_push": _describe_push,
+    "wake_rollout": _wake_rollout,
     "take_lock": _take_lock,
     "describe_outcome": _describe_outcome,
     "observe_outcome": _observe_outcome,

@@ -38,6 +38,9 @@ Adding a patch is adding a module to ``gaps``. The gaps closed:
     execution.
 12. ``gap12_uncatchable_errors``: ``States.ALL`` neither catches nor retries ``States.Runtime``
     and ``States.DataLimitExceeded``: they end the execution, as in AWS.
+13. ``gap13_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
+    the world (:meth:`OfflineStepFunctions.on_token_wait`) or times out at once; both are
+    recorded (``woken`` / ``timeout``), nothing sleeps.
 
 Known remaining gaps (not fixed here):
 
@@ -54,11 +57,17 @@ Known remaining gaps (not fixed here):
 """
 
 from pushgate_cli.offline.machine import OfflineStepFunctions
-from pushgate_cli.offline.report import ExecutionReport, ServiceCallHook, WaitRecord
+from pushgate_cli.offline.report import (
+    ExecutionReport,
+    ServiceCallHook,
+    TokenWaitHook,
+    WaitRecord,
+)
 
 __all__ = [
     "ExecutionReport",
     "OfflineStepFunctions",
     "ServiceCallHook",
+    "TokenWaitHook",
     "WaitRecord",
 ]

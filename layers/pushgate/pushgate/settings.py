@@ -43,7 +43,8 @@ REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
-# the deployment lock (take_lock) and the serving record (observe_outcome): one DynamoDB table
+# the deployment lock (take_lock), the serving record (observe_outcome) and the health wait
+# (wake_rollout, with CLUSTER_NAME and SERVICE_NAME: item <cluster>/<service>#wake): one table
 LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
 
