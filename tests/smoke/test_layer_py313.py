@@ -8,7 +8,8 @@ connection is a Secrets Manager secret, and the ECS service, in moto's server (i
 python3.13 venv, reached over HTTP, so nothing of moto's is on the handlers' path).
 WHEN each handler's process starts and is invoked once.
 THEN it answers what it answers in AWS, its cold start found byte code for every module it
-loaded from the layer, and nothing was written into the layer. A layer missing a dependency
+loaded from the layer (or tried: an optional import that fails on Linux is compiled all the
+same), and nothing was written into the layer. A layer missing a dependency
 fails the same run.
 """
 
@@ -230,7 +231,7 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
     env = lambda_environment(
         name, function_dir, stack.memory[name], stack.environments[name], extra
     )
-    started = lambda_python.run(function_dir, env, event)
+    started = lambda_python.run(function_dir, env, event, watch_compiles=True)
     assert started.cold_start_errors == [], started.cold_start_errors
     assert started.invocation is not None
     assert "result" in started.invocation, started.invocation
@@ -244,6 +245,10 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
         if not (f.parent / "__pycache__" / f"{f.stem}.cpython-313.pyc").is_file()
     ]
     assert without_byte_code == [], f"{name}'s cold start compiled these from source"
+    # nor any it tried and did not keep (an optional import that fails on Linux)
+    compiled = [Path(f).resolve() for f in started.compiled]
+    compiled_in_layer = [str(f.relative_to(layer)) for f in compiled if f.is_relative_to(layer)]
+    assert compiled_in_layer == [], f"{name}'s cold start compiled these from source"
     return started.invocation["result"]
 
 
