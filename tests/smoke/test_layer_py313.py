@@ -178,7 +178,8 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
         )
         resolver = Resolver(
             template,
-            {**parameters, "DatabaseSecretArn": secret["ARN"]},
+            # the bundled scripts: no registry here (the image source: tests/integration)
+            {**parameters, "DatabaseSecretArn": secret["ARN"], "MigrationsSource": "bundled"},
             refs={"LockTable": "pushgate-smoke-locks"},
             region=REGION,
         )
