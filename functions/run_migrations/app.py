@@ -1,11 +1,14 @@
 """Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
 
 Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?,
-"image": {"registry", "repository", "digest", "platform"?}?}``. Returns ``{"action",
-"from_revision", "to_revision", "applied", "duration_ms"}`` (plan: also ``pending`` and ``sql``;
-scripts read from an image: ``image``). Raises MigrationFailed, MigrationLockTimeout, SchemaDrift,
-InvalidRequest, InvalidImage, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See
-pushgate.migrator.
+"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?}``.
+Returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms"}`` (plan: also
+``pending`` and ``sql``; scripts read from an image: ``image``). An older image over a newer
+schema: when the database is at a revision this image's scripts do not know and the serving
+image's scripts know it as a descendant of this image's head, nothing runs and the result says
+``schema_ahead: true``; otherwise SchemaDrift. Raises MigrationFailed, MigrationLockTimeout,
+SchemaDrift, InvalidRequest, InvalidImage, DatabaseNotReady, DatabaseConfigError
+(pushgate.errors). See pushgate.migrator.
 
 Where the scripts come from is MIGRATIONS_SOURCE (template parameter MigrationsSource):
 
@@ -86,7 +89,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
         logger.append_keys(action=request.action, target=request.target)
         chosen = MIGRATORS.for_request(request)  # InvalidImage before the database is touched
         migrator = chosen.migrator
-        result = with_settings(SOURCE, lambda db: migrator.run(request, db, deadline=deadline))
+        ahead = MIGRATORS.ahead_check(request)
+        result = with_settings(
+            SOURCE, lambda db: migrator.run(request, db, deadline=deadline, ahead=ahead)
+        )
         if chosen.scripts is not None:
             result["image"] = chosen.scripts.image
             logger.info(

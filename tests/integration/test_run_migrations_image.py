@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from pushgate import settings
-from pushgate.errors import InvalidImage, InvalidRequest
+from pushgate.errors import InvalidImage, InvalidRequest, SchemaDrift
 from pushgate.image import ImageRef
 
-from tests.helpers import CHAIN, HEAD, ScriptDir, columns, revision, tables
+from tests.helpers import CHAIN, HEAD, MIGRATIONS, ScriptDir, columns, revision, tables
 from tests.registry import Layer, Registry
 
 if TYPE_CHECKING:
@@ -162,6 +162,61 @@ def test_a_missing_or_unknown_migrations_source_fails_every_invocation(
         _invoke(run_migrations(), {"action": "upgrade"}, lambda_context)
 
     assert "alembic_version" not in tables(db_env)
+
+
+def older_image(registry: Registry) -> ImageRef:
+    """An image of the release before: the bundled project, whose head is HEAD."""
+    project = Layer().copy(MIGRATIONS, "app").file(f"app/{uuid.uuid4().hex}.txt", "x")
+    return registry.push([project], repository="shop/api")
+
+
+def test_an_older_image_over_the_serving_images_newer_schema_deploys_without_touching_it(
+    run_migrations: RunMigrations,
+    pushed_image: Pushed,
+    registry: Registry,
+    lambda_context: LambdaContext,
+) -> None:
+    """GIVEN a database migrated by the serving image to a revision the older image does not
+    know WHEN the older image is upgraded, naming the serving image THEN nothing is applied, the
+    result says schema_ahead, and the database stays where it was."""
+    handler = run_migrations()
+    serving = image_of(pushed_image.ref)
+    _invoke(handler, {"action": "upgrade", "image": serving}, lambda_context)
+    older = image_of(older_image(registry))
+
+    result = _invoke(
+        handler, {"action": "upgrade", "image": older, "serving_image": serving}, lambda_context
+    )
+
+    assert result["schema_ahead"] is True
+    assert result["applied"] == []
+    assert (result["from_revision"], result["to_revision"]) == (IMAGE_ONLY, IMAGE_ONLY)
+    assert revision(pushed_image.database_url) == IMAGE_ONLY
+    assert "nickname" in columns(pushed_image.database_url, "users")
+
+
+@pytest.mark.parametrize("serving", ["none", "the older image itself"])
+def test_an_unknown_revision_the_serving_image_does_not_explain_is_drift(
+    run_migrations: RunMigrations,
+    pushed_image: Pushed,
+    registry: Registry,
+    lambda_context: LambdaContext,
+    serving: str,
+) -> None:
+    """GIVEN a database at a revision the older image does not know WHEN the older image is
+    upgraded naming no serving image, or one that does not know that revision either THEN
+    SchemaDrift, and the database stays where it was."""
+    handler = run_migrations()
+    _invoke(handler, {"action": "upgrade", "image": image_of(pushed_image.ref)}, lambda_context)
+    older = image_of(older_image(registry))
+    event: dict[str, Any] = {"action": "upgrade", "image": older}
+    if serving != "none":
+        event["serving_image"] = older
+
+    with pytest.raises(SchemaDrift):
+        _invoke(handler, event, lambda_context)
+
+    assert revision(pushed_image.database_url) == IMAGE_ONLY
 
 
 def _layer_digests(registry: Registry, ref: ImageRef) -> list[str]:

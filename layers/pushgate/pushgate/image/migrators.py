@@ -17,6 +17,7 @@ from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.reader import ImageReader, ImageScripts
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.migrator import MigrationRequest, MigrationSettings, Migrator
+from pushgate.migrator.runner import AheadCheck, knows
 
 MAX_MIGRATORS: Final = 4  # built migrators kept in memory (the newest; a deploy names 1 or 2)
 
@@ -38,6 +39,9 @@ class BundledMigrator:
     def for_request(self, request: MigrationRequest) -> ChosenScripts:
         return ChosenScripts(self.migrator)
 
+    def ahead_check(self, request: MigrationRequest) -> AheadCheck | None:
+        return None  # one project: a revision it does not know is drift
+
 
 class ImageMigrators:
     """MigrationsSource ``image``: the request's image's scripts; one Migrator per digest."""
@@ -57,6 +61,19 @@ class ImageMigrators:
                 "MigrationsSource is image: the event needs 'image' {registry, repository, digest}"
             )
         return self.for_image(request.image, request.platform)
+
+    def ahead_check(self, request: MigrationRequest) -> AheadCheck | None:
+        """With the serving image named: whether its scripts know the database's revision as a
+        descendant of this image's head (read only when the database is at an unknown one)."""
+        serving_image = request.serving_image
+        if serving_image is None:
+            return None
+
+        def ahead(head: str, current: str) -> bool:
+            graph = self.for_image(serving_image, request.platform).migrator.graph
+            return knows(graph, current) and graph.is_ancestor(head, current)
+
+        return ahead
 
     def for_image(self, ref: ImageRef, platform: Platform | None = None) -> ChosenScripts:
         key = (str(ref), str(platform) if platform else "")

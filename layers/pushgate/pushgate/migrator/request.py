@@ -54,6 +54,7 @@ class MigrationResult(TypedDict):
     pending: NotRequired[list[PendingRevision]]  # plan only
     sql: NotRequired[str]  # plan only
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
+    schema_ahead: NotRequired[bool]  # the database is past this image's head: nothing was run
 
 
 def migration_result(
@@ -120,11 +121,13 @@ class MigrationRequest:
     expected_current: str | None = None
     image: ImageRef | None = None  # whose scripts run (MigrationsSource image)
     platform: Platform | None = None  # for an image index: the service's; else the first linux
+    serving_image: ImageRef | None = None  # the serving image: may know a revision ahead of ours
 
     @classmethod
     def from_event(cls, event: Any) -> MigrationRequest:
         """``{"action", "target"?, "expected_current"?, "image"?: {"registry", "repository",
-        "digest", "platform"?}}``; raises InvalidRequest."""
+        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``;
+        raises InvalidRequest."""
         if not isinstance(event, Mapping):
             raise InvalidRequest("the event must be a JSON object with an 'action'")
         action = event.get("action")
@@ -140,12 +143,14 @@ class MigrationRequest:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidRequest(f"{name} must be a non-empty string, got {value!r}")
         image, platform = _image_of(event.get("image"))
+        serving = event.get("serving_image")
         return cls(
             action=cast(Action, action),
             target=str(target).strip(),
             expected_current=expected.strip() if isinstance(expected, str) else None,
             image=image,
             platform=platform,
+            serving_image=None if serving is None else ImageRef.from_event(serving),
         )
 
 
