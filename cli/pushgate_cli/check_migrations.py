@@ -57,11 +57,23 @@ def read_env_py(path: Path) -> EnvFindings:
     except (OSError, SyntaxError, ValueError) as exc:
         findings.notes.append(f"cannot be parsed ({type(exc).__name__}); nothing read from it")
         return findings
+    _read_imports(tree, findings)
+    _read_configure(tree, findings)
+    _read_search_path(tree, findings)
+    _read_loops(tree, path, findings)
+    return findings
+
+
+def _read_imports(tree: ast.AST, findings: EnvFindings) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             findings.imports.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             findings.imports.append(node.module)
+
+
+def _read_configure(tree: ast.AST, findings: EnvFindings) -> None:
+    """``context.configure(version_table=..., ...)``: what becomes a parameter."""
     for call in _calls(tree, "configure"):
         for keyword in call.keywords:
             if keyword.arg in _PARAMETERS:
@@ -78,6 +90,9 @@ def read_env_py(path: Path) -> EnvFindings:
                 findings.notes.append(
                     f"line {call.lineno}: include_schemas=True only matters to autogenerate"
                 )
+
+
+def _read_search_path(tree: ast.AST, findings: EnvFindings) -> None:
     for constant in ast.walk(tree):
         if (
             isinstance(constant, ast.Constant)
@@ -88,6 +103,9 @@ def read_env_py(path: Path) -> EnvFindings:
                 f"line {constant.lineno}: sets the search_path ({constant.value.strip()!r}); "
                 "set MigrationSearchPath to the same schemas"
             )
+
+
+def _read_loops(tree: ast.AST, path: Path, findings: EnvFindings) -> None:
     for loop in ast.walk(tree):
         if isinstance(loop, ast.For | ast.AsyncFor) and (
             _calls(loop, "run_migrations") or _calls(loop, "configure")
@@ -96,7 +114,6 @@ def read_env_py(path: Path) -> EnvFindings:
                 f"{path.name} line {loop.lineno} runs the migrations once per item of a loop "
                 "(per tenant schema?): one version table per schema needs the task runner"
             )
-    return findings
 
 
 @dataclass

@@ -58,9 +58,11 @@ STATE_MACHINE = "DeployStateMachine"
 ALERT_RULE = "AlertRule"
 FUNCTIONS = (
     "DescribePushFunction",
+    "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
     "PrepareRolloutFunction",
+    "DescribeOutcomeFunction",
 )
 INITIAL_DESIRED_COUNT = 2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -444,6 +446,12 @@ class RehearsalEnvironment:
             ScalableDimension="ecs:service:DesiredCount",
             MinCapacity=1,
             MaxCapacity=6,
+            # as AWS reports a target registered without one (moto reports none)
+            SuspendedState={
+                "DynamicScalingInSuspended": False,
+                "DynamicScalingOutSuspended": False,
+                "ScheduledScalingSuspended": False,
+            },
         )
         refs = {
             "LockTable": self._lock_table(),

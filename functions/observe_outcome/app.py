@@ -1,7 +1,7 @@
 """Lambda ``observe_outcome``: a deploy's announcement, noted in the serving record and as metrics.
 
 Event: a pushgate "Deployment ..." event of this stack, delivered by ``OutcomeRule``. Updates the
-serving record (``pushgate.outcomes.ServingRecord``: consecutive failures, the revision reached)
+serving record (``pushgate.serving.ServingRecord``: consecutive failures, the revision reached)
 and emits ``Deployments<Outcome>`` (or ``RollbackFailures``), ``ConsecutiveFailures`` and, for a
 success, ``PushToHealthySeconds``, each with the ``environment`` dimension. Returns what it noted.
 Raises ``InvalidRequest`` for an event that is not such an announcement (nothing is changed).
@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-from pushgate.outcomes import (
+from pushgate.serving import (
     CONSECUTIVE_FAILURES,
     OUTCOME_METRICS,
     PUSH_TO_HEALTHY,

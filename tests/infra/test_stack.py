@@ -165,9 +165,11 @@ def test_run_migrations_ships_the_bundled_alembic_scripts(sam_build: Build) -> N
     "function",
     [
         "DescribePushFunction",
+        "TakeLockFunction",
         "CheckDatabaseFunction",
         "RunMigrationsFunction",
         "PrepareRolloutFunction",
+        "DescribeOutcomeFunction",
     ],
 )
 def test_each_function_package_is_its_handler_only(sam_build: Build, function: str) -> None:
@@ -190,9 +192,11 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
     account, region = "123456789012", "eu-west-1"
     functions = [
         "DescribePushFunction",
+        "TakeLockFunction",
         "CheckDatabaseFunction",
         "RunMigrationsFunction",
         "PrepareRolloutFunction",
+        "DescribeOutcomeFunction",
     ]
     resolver = Resolver(
         template,

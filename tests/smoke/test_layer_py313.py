@@ -303,8 +303,24 @@ def _observe_outcome(run: Any, stack: Stack) -> None:
     assert result["execution_arn"] == announcement["detail"]["execution_arn"]
 
 
+def _take_lock(run: Any, stack: Stack) -> None:
+    request = load_event("take_lock")
+    result = run(request)
+    assert result == {"superseded": False, "taken_over": None}
+    again = run(request)  # the owner takes its own lock again, as a redrive does
+    assert again["superseded"] is False
+
+
+def _describe_outcome(run: Any, stack: Stack) -> None:
+    result = run(load_event("describe_outcome"))
+    assert result["detail_type"] == "Deployment Succeeded"
+    assert result["detail"]["to_revision"] == "c47a91e2b5d8"
+
+
 CASES = {
     "describe_push": _describe_push,
+    "take_lock": _take_lock,
+    "describe_outcome": _describe_outcome,
     "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,

@@ -42,7 +42,7 @@ ROLLBACK_STATES = [
     "Scale service to zero",
     "Downgrade schema",
     "Restore previous version",
-    "Announce rollback",
+    "Resume autoscaling",
 ]
 
 Rehearse = Callable[..., Any]
@@ -433,7 +433,7 @@ def test_describe_push_rejects_with_its_reason_before_anything_is_touched(
     # service, and the alert's cause is describe_push's reason in words
     assert result.status == "rejected"
     assert result.execution.status == "FAILED"
-    assert result.path[result.path.index("Describe the push") + 1] == "Read the rejection"
+    assert result.path[result.path.index("Describe the push") + 1] == "Describe the outcome"
     assert "Find the pushed image" not in result.path
     assert "Take the deployment lock" not in result.path
     assert "Release the deployment lock" not in result.path
@@ -527,6 +527,30 @@ def test_two_pushes_at_once_migrate_once_and_the_later_image_serves(
     assert revision(database_url) == HEAD
     assert final.image.endswith(f"@{newer['detail']['image-digest']}")
     assert all(report.status == "SUCCEEDED" for report in reports)
+    assert locks == []
+
+
+def test_a_lock_left_behind_by_a_run_that_ended_is_taken_over(rehearsal: Rehearse) -> None:
+    # GIVEN the service's lock item left by an execution that is no more (it crashed, and its
+    # history expired)
+    with rehearsal() as env:
+        p = env.resolver.ref
+        boto3.client("dynamodb", region_name=REGION).put_item(
+            TableName=p("LockTable"),
+            Item={
+                "lock_id": {"S": f"{p('ClusterName')}/{p('ServiceName')}"},
+                "owner": {"S": f"arn:aws:states:{REGION}:123456789012:execution:deploy:crashed"},
+            },
+        )
+
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+        locks = lock_items(env)
+
+    # THEN it took the stale lock over at once (no wait), deployed, and left no lock behind
+    assert result.status == "succeeded"
+    assert retries(result, "Take the deployment lock") == []
+    assert result.revision_after == HEAD
     assert locks == []
 
 

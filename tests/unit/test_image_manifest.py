@@ -237,5 +237,5 @@ def test_a_revision_file_that_does_not_parse_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m" / "env.py").write_text("")
     revision_file(tmp_path / "m" / "versions", "broken", "revision = (\n")
 
-    with pytest.raises(InvalidImage, match=r"broken\.py is not Python"):
+    with pytest.raises(InvalidImage, match=r"broken\.py cannot be read"):
         refuse_multiple_heads(tmp_path)

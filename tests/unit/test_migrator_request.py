@@ -40,6 +40,17 @@ def test_sample_events_parse() -> None:
     assert MigrationRequest.from_event(load_event("run_migrations_downgrade_one")).target == "-1"
 
 
+def test_a_downgrade_to_a_null_target_goes_to_base_and_one_without_a_target_is_refused() -> None:
+    # GIVEN the rollback of a run that started on a database with no revision: the definition
+    # passes its from_revision, null, as the target
+    rollback = {"action": "downgrade", "target": None, "expected_current": CHAIN[-1]}
+    # WHEN it is parsed THEN it asks for base, guarded by the revision the run left
+    assert MigrationRequest.from_event(rollback) == MigrationRequest("downgrade", "base", CHAIN[-1])
+    # AND a downgrade that names no target at all is refused, not taken to mean base
+    with pytest.raises(InvalidRequest):
+        MigrationRequest.from_event({"action": "downgrade", "expected_current": CHAIN[-1]})
+
+
 @pytest.mark.parametrize(
     "event",
     [

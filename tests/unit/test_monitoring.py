@@ -1,7 +1,7 @@
 """The dashboard and the alarms read only metrics this stack really emits, and alert the topic.
 
 "Emits" is read from the code: every `metrics.add_metric(name=...)` of the shipped handlers
-(literal names, conditional names, and names taken from `pushgate.outcomes`), with the
+(literal names, conditional names, and names taken from `pushgate.serving`), with the
 dimensions that handler adds beside Powertools' `service`. AWS/States metrics are Step Functions'
 own execution metrics of this stack's state machine.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from pushgate.errors import InvalidRequest
-from pushgate.outcomes import Outcome, ServingRecord
+from pushgate.serving import Outcome, ServingRecord
 from pushgate_cli.handlers import REPO_ROOT
 from pushgate_cli.template import Resolver, load_template
 

@@ -196,101 +196,103 @@ def test_every_task_catches_every_error() -> None:
         assert "States.ALL" in caught, task.get("Resource")
 
 
-def pushgate_error_names() -> set[str]:
-    """Every exception class a pushgate Lambda raises on purpose (its ASL error name)."""
-    return {
-        name
-        for name, value in vars(errors).items()
-        if isinstance(value, type) and issubclass(value, errors.PushgateError)
-    }
+def states_of() -> dict[str, dict[str, Any]]:
+    states: dict[str, dict[str, Any]] = json.loads(asl_text())["States"]
+    return states
 
 
-def test_every_lambda_task_hands_its_own_errors_message_to_the_alert() -> None:
-    # GIVEN every state that invokes a Lambda, and pushgate's error classes
-    states = json.loads(asl_text())["States"]
-    invoking = lambda_tasks()
-    for name, state in invoking.items():
-        # THEN its Catches before the last take exactly pushgate's errors (whose Cause is
-        # Lambda's JSON error reply), each to a Pass that parses that Cause, then one that keeps
-        # the errorMessage; anything else (Lambda's own failures, plain-text causes) is still
-        # caught as it is by the last, States.ALL
+def test_every_lambda_task_keeps_its_error_as_given_for_describe_outcome() -> None:
+    # GIVEN every state that invokes a Lambda
+    states = states_of()
+    for name, state in lambda_tasks().items():
+        # THEN a failure is caught whole, {Error, Cause}, by one States.ALL Catch (only
+        # describe_push's InvalidPush, a rejection, is caught apart): describe_outcome turns a
+        # Lambda's JSON error reply into its message, so no Pass state parses a Cause
         *own, last = state["Catch"]
         assert last["ErrorEquals"] == ["States.ALL"], name
-        caught = [error for catcher in own for error in catcher["ErrorEquals"]]
-        assert sorted(caught) == sorted(pushgate_error_names()), name
-        for catcher in own:
-            caught_at = catcher["ResultPath"]
-            read = states[catcher["Next"]]
-            assert read["Type"] == "Pass", name
-            assert read["Parameters"]["reply.$"] == f"States.StringToJson({caught_at}.Cause)"
-            keep = states[read["Next"]]
-            assert keep["Type"] == "Pass", name
-            assert keep["Parameters"]["Cause.$"] == f"{read['ResultPath']}.reply.errorMessage"
-            # AND the message lands where the States.ALL catch would have put the raw error
-            assert keep["ResultPath"] == last["ResultPath"], name
-            if catcher["ErrorEquals"] == ["InvalidPush"]:
-                # AND an input describe_push refuses is a rejection, with its reason as cause
-                assert keep["Parameters"]["Error"] == "DeploymentRejected", name
-                assert keep["Next"] == "Announce rejection", name
-            else:
-                assert keep["Next"] == last["Next"], name
+        assert [c["ErrorEquals"] for c in own] == ([["InvalidPush"]] if own else []), name
+        assert last["ResultPath"] in {"$.error", "$.rollback_error", "$.alert_error"}, name
+    assert not [name for name, state in states.items() if "StringToJson($." in json.dumps(state)], (
+        "a Pass state parses an error's Cause again"
+    )
 
 
-def test_every_rejection_is_announced_with_its_own_cause_and_a_stable_error() -> None:
-    # GIVEN the states that lead to "Announce rejection"
-    states = json.loads(asl_text())["States"]
-    announce = states["Announce rejection"]["Parameters"]["detail"]
-    notes = {
-        name: state for name, state in states.items() if state.get("Next") == "Announce rejection"
-    }
-    # THEN the alert's error is always DeploymentRejected and its cause is the one noted
-    assert announce["error"] == "DeploymentRejected"
-    assert announce["cause.$"] == "$.error.Cause"
-    assert states["Deployment rejected"]["Error"] == "DeploymentRejected"
-    assert "Note the rejected input" in notes  # describe_push's reasons
-    assert len(notes) >= 4
-    causes: set[tuple[str, str]] = set()
-    for name, state in notes.items():
-        assert state["Type"] == "Pass", name
-        assert state["ResultPath"] == "$.error", name
-        assert state["Parameters"]["Error"] == "DeploymentRejected", name
-        cause = state["Parameters"].get("Cause.$") or state["Parameters"]["Cause"]
-        causes.add((state.get("InputPath", "$"), cause))
-    assert len(causes) == len(notes)  # every reason reads differently
-    # AND nothing else reaches the announcement: every Choice or Catch that rejects names why
+def test_describe_outcome_is_given_every_field_the_outcome_is_read_from() -> None:
+    # GIVEN "Describe the outcome" and the defaults "Read the settings" lays out
+    states = states_of()
+    payload = states["Describe the outcome"]["Parameters"]["Payload"]
+    defaults = states["Read the settings"]["Parameters"]
+    # THEN it passes each by name (never the whole execution data), and each one a Catch may
+    # write starts as null, so the path always exists
+    written = {"error", "rejection", "rollback", "rollback_error"}
+    assert set(payload) == {"execution_id.$", "input.$", "settings.$", "push.$", "migration.$"} | {
+        "rollout.$"
+    } | {f"{key}.$" for key in written}
+    for key in written:
+        assert defaults[key] is None, key
+        assert payload[f"{key}.$"] == f"$.{key}"
+
+
+def test_every_rejection_skips_the_lock_and_ends_rejected() -> None:
+    # GIVEN the states that note a rejection (describe_push's InvalidPush, the image look-up)
+    states = states_of()
+    rejecting: list[str] = []
     for name, state in states.items():
-        targets = [state.get("Default")] + [c["Next"] for c in state.get("Choices", [])]
-        targets += [c["Next"] for c in state.get("Catch", [])]
-        if "Announce rejection" in targets:
-            assert name in notes, name
+        exits = [c for c in state.get("Catch", []) if c["ResultPath"] == "$.rejection"]
+        if state.get("ResultPath") == "$.rejection":
+            exits.append(state)
+        rejecting += [name] * len(exits)
+        # THEN each goes straight to "Describe the outcome": it never took the lock
+        assert all(exit["Next"] == "Describe the outcome" for exit in exits), name
+    assert sorted(set(rejecting)) == [
+        "Describe the push",
+        "Find the pushed image",
+        "Note the image that is not there",
+    ]
+    # AND the outcome is read first from the rejection, and is a Fail DeploymentRejected
+    first = states["How did the run end?"]["Choices"][0]
+    assert first == {"Variable": "$.rejection", "IsNull": False, "Next": "Deployment rejected"}
+    assert states["Deployment rejected"]["Error"] == "DeploymentRejected"
 
 
-def test_every_event_is_put_by_one_task_from_one_detail() -> None:
+def test_every_event_is_put_by_one_task_from_what_describe_outcome_said() -> None:
     # GIVEN the definition's states
-    states = json.loads(asl_text())["States"]
+    states = states_of()
     put_events = "arn:aws:states:::events:putEvents"
     putting = [name for name, state in states.items() if state.get("Resource") == put_events]
-    # THEN one task puts every Deployment event (one Retry, one Catch), and each "Announce ..."
-    # state only names its outcome's own fields and goes there
+    # THEN one task puts every Deployment event, and describe_outcome alone comes before it;
+    # if describe_outcome fails, the run still ends as its data say
     assert putting == ["Send the announcement"]
-    announcing = {n: s for n, s in states.items() if n.startswith("Announce ")}
-    assert len(announcing) == 5
-    built = states["Build the announcement"]
-    assert built["Next"] == "Send the announcement"
-    for name, state in announcing.items():
-        assert state["Type"] == "Pass", name
-        assert state["Next"] == "Build the announcement", name
-        assert set(state["Parameters"]["detail"]).isdisjoint(built["Parameters"]["report"]), name
+    assert [n for n, s in states.items() if s.get("Next") == "Send the announcement"] == [
+        "Describe the outcome"
+    ]
+    (entry,) = states["Send the announcement"]["Parameters"]["Entries"]
+    assert entry["DetailType.$"] == "$.announcement.detail_type"
+    assert entry["Detail.$"] == "$.announcement.detail"
+    (catch,) = states["Describe the outcome"]["Catch"]
+    assert catch["Next"] == "How did the run end?"
+    assert catch["ResultPath"] == "$.alert_error"
+
+
+def test_the_lock_is_asked_for_again_every_minute_until_the_longest_lock_wait() -> None:
+    # GIVEN "Take the deployment lock" and the longest lock wait a run may have
+    state = states_of()["Take the deployment lock"]
+    (held,) = [r for r in state["Retry"] if r["ErrorEquals"] == ["DeploymentLockHeld"]]
+    longest_wait = PARAMETERS["HealthDeadlineSeconds"]["MaxValue"] + 3600
+    # THEN the retries, a minute apart, outlast it: DeploymentLockTimeout ends the wait first
+    assert (held["IntervalSeconds"], held["BackoffRate"]) == (60, 1)
+    assert held["IntervalSeconds"] * held["MaxAttempts"] > longest_wait
+    assert "DeploymentLockTimeout" in vars(errors)
 
 
 # The definition's size, kept from growing back unnoticed (issue 15: it was 91 states, 40 Pass).
 # Raise a limit in the same commit as the feature that needs it, and say why there.
-MAX_STATES = 78
-MAX_PASS_STATES = 30
+MAX_STATES = 45
+MAX_PASS_STATES = 8
 
 
 def test_the_definition_stays_small() -> None:
-    states = json.loads(asl_text())["States"]
+    states = states_of()
     passes = [name for name, state in states.items() if state["Type"] == "Pass"]
     assert len(states) <= MAX_STATES
     assert len(passes) <= MAX_PASS_STATES
@@ -479,6 +481,29 @@ def test_pass_role_is_only_for_the_services_task_roles_and_only_to_ecs_tasks() -
     assert sorted(both.resolve(statement["Resource"])) == sorted([task, execution])
     no_task_role = resolver(TaskRoleArn="", TaskExecutionRoleArn=execution)
     assert no_task_role.resolve(statement["Resource"]) == [execution]
+
+
+def test_take_lock_may_only_take_the_lock_and_ask_about_this_stacks_executions() -> None:
+    # GIVEN what TakeLockFunction's policies allow
+    granted = {
+        action: statement["Resource"]
+        for statement in statements(RESOURCES["TakeLockFunction"]["Properties"]["Policies"])
+        for action in actions_of(statement)
+    }
+    # THEN the lock item's read and transactional put, the table's key through DynamoDB, and
+    # describeExecution of this stack's state machine's executions only
+    lock_table = {"Fn::GetAtt": ["LockTable", "Arn"]}
+    assert {a for a, r in granted.items() if a.startswith("dynamodb:")} == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert all(r == lock_table for a, r in granted.items() if a.startswith("dynamodb:"))
+    assert granted["states:DescribeExecution"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":execution:${AWS::StackName}-deploy:*"
+    }
+    assert {a.split(":")[0] for a in granted} == {"dynamodb", "kms", "states"}
 
 
 def test_only_the_database_functions_read_the_database_secret() -> None:

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from pushgate_cli.bench.budgets import (
     CHECK_DATABASE_COLD_START_MS,
@@ -106,6 +106,33 @@ def _budget_row(
     return Row(f"{function.name} {AS_BUILT}", f"{value} = {ratio:.2f} x", text, verdict)
 
 
+def _run_probes(
+    probes: Sequence[tuple[str, Any, Path, str, Mapping[str, str]]], repeat: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[str]]]:
+    """Start every probe ``repeat`` times (after one warm-up round): import and process
+    milliseconds by label, and the modules each loaded."""
+    from pushgate_cli.lambda_python import LambdaPythonError
+
+    imports: dict[str, list[float]] = {label: [] for label, *_ in probes}
+    processes: dict[str, list[float]] = {label: [] for label, *_ in probes}
+    modules: dict[str, list[str]] = {}
+    for round_ in range(repeat + 1):  # round 0 warms the page cache: not counted
+        for label, python, directory, module, env in probes:
+            try:
+                started = python.run(directory, env, module=module)
+            except LambdaPythonError as exc:
+                raise MeasurementError(str(exc)) from exc
+            if started.cold_start_errors:
+                raise MeasurementError(
+                    f"{label} kept errors at cold start: {', '.join(started.cold_start_errors)}"
+                )
+            if round_:
+                imports[label].append(started.import_ms)
+                processes[label].append(started.process_ms)
+                modules[label] = started.modules
+    return imports, processes, modules
+
+
 def measure_cold_starts(
     report: Report,
     repeat: int,
@@ -144,23 +171,7 @@ def measure_cold_starts(
             )
             for variant, python in variants.items():
                 probes.append((f"{function.name} {variant}", python, directory, "app", env))
-        imports: dict[str, list[float]] = {label: [] for label, *_ in probes}
-        processes: dict[str, list[float]] = {label: [] for label, *_ in probes}
-        modules: dict[str, list[str]] = {}
-        for round_ in range(repeat + 1):  # round 0 warms the page cache: not counted
-            for label, python, directory, module, env in probes:
-                try:
-                    started = python.run(directory, env, module=module)
-                except LambdaPythonError as exc:
-                    raise MeasurementError(str(exc)) from exc
-                if started.cold_start_errors:
-                    raise MeasurementError(
-                        f"{label} kept errors at cold start: {', '.join(started.cold_start_errors)}"
-                    )
-                if round_:
-                    imports[label].append(started.import_ms)
-                    processes[label].append(started.process_ms)
-                    modules[label] = started.modules
+        imports, processes, modules = _run_probes(probes, repeat)
     med = {label: median(values) for label, values in imports.items()}
     med_process = {label: median(values) for label, values in processes.items()}
     alembic = med[ALEMBIC]

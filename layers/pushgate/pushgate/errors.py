@@ -60,3 +60,17 @@ class ServiceNotFound(RolloutError):
 
 class ContainerNotFound(RolloutError):
     """The service's task definition has no container with the configured name."""
+
+
+class LockError(PushgateError):
+    """Base of the errors raised while taking the deployment lock."""
+
+
+class DeploymentLockHeld(LockError):
+    """Another run of this service holds the deployment lock and is still running. The
+    definition retries ("Take the deployment lock" waits a minute and asks again)."""
+
+
+class DeploymentLockTimeout(LockError):
+    """This run has waited longer than its lock wait for another run's deployment lock. Final:
+    the run fails with nothing touched."""

@@ -43,7 +43,7 @@ REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
-# outcomes (observe_outcome): the serving record it keeps
+# the deployment lock (take_lock) and the serving record (observe_outcome): one DynamoDB table
 LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
 

@@ -13,13 +13,12 @@ discovery) can replace the small parse below once it lands.
 
 from __future__ import annotations
 
-import ast
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pushgate.errors import InvalidImage
+from pushgate.errors import InvalidImage, InvalidRequest
 
 ProjectCheck = Callable[[Path], None]  # raises InvalidImage when the project is refused
 
@@ -71,33 +70,16 @@ def read_revisions(versions: Path) -> Iterator[Revision]:
 
 
 def parse_revision(path: Path) -> Revision | None:
-    """``revision``/``down_revision`` from the module's top-level assignments (plain or typed)."""
+    """``revision``/``down_revision`` as the migrator reads them (pushgate.migrator.sources:
+    the module's literal assignments, never executed); an unreadable file is InvalidImage."""
+    from pushgate.migrator.sources import read_revision_file
+
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError) as exc:
-        raise InvalidImage(f"{path.name} is not Python this runtime can parse: {exc}") from None
-    values: dict[str, object] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-            value = node.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-            names, value = [node.target.id], node.value
-        else:
-            continue
-        for name in names:
-            if name in ("revision", "down_revision"):
-                try:
-                    values[name] = ast.literal_eval(value)
-                except ValueError:
-                    values[name] = None
-    revision, down = values.get("revision"), values.get("down_revision")
-    if not isinstance(revision, str):
+        found = read_revision_file(path)
+    except InvalidRequest as exc:
+        raise InvalidImage(str(exc)) from None
+    if found is None:
         return None
-    if isinstance(down, str):
-        downs: tuple[str, ...] = (down,)
-    elif isinstance(down, tuple | list):
-        downs = tuple(d for d in down if isinstance(d, str))
-    else:
-        downs = ()
-    return Revision(revision, downs, path)
+    down = found.down_revision
+    downs = (down,) if isinstance(down, str) else tuple(down or ())
+    return Revision(found.revision, downs, path)

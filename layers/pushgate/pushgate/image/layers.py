@@ -93,20 +93,8 @@ class ProjectTree:
             if base.startswith(WHITEOUT_PREFIX):
                 layer.touched |= self._whiteout(name, base, layer, where)
                 continue
-            rel = _inside(name, self.prefix)
-            if rel is None:
-                if _covers(name, self.prefix) and not member.isdir():
-                    raise InvalidImage(
-                        f"{where}: /{name}, above MigrationsPath {self.migrations_path}, is "
-                        "not a directory in the image; set MigrationsPath to the real directory"
-                    )
-                continue
-            if rel == "":
-                if not member.isdir():
-                    raise InvalidImage(
-                        f"{where}: MigrationsPath {self.migrations_path} is not a directory in "
-                        "the image (a link or a file); set MigrationsPath to the real directory"
-                    )
+            rel = self._relative(member, name, where)
+            if not rel:  # outside the path, or the path's own directory entry
                 continue
             layer.touched = True
             layer.written.add(rel)
@@ -119,6 +107,23 @@ class ProjectTree:
             elif not layer.protects(path):
                 self._remove(self.root / path)
         return layer.touched
+
+    def _relative(self, member: tarfile.TarInfo, name: str, where: str) -> str | None:
+        """``name`` relative to MigrationsPath ("" for the path itself, None outside it);
+        InvalidImage when the path, or a directory above it, is not a directory."""
+        rel = _inside(name, self.prefix)
+        if rel is None:
+            if _covers(name, self.prefix) and not member.isdir():
+                raise InvalidImage(
+                    f"{where}: /{name}, above MigrationsPath {self.migrations_path}, is "
+                    "not a directory in the image; set MigrationsPath to the real directory"
+                )
+        elif rel == "" and not member.isdir():
+            raise InvalidImage(
+                f"{where}: MigrationsPath {self.migrations_path} is not a directory in "
+                "the image (a link or a file); set MigrationsPath to the real directory"
+            )
+        return rel
 
     def check_links(self) -> None:
         """Every link in the tree resolves inside it (InvalidImage otherwise)."""

@@ -127,17 +127,23 @@ class MigrationRequest:
     def from_event(cls, event: Any) -> MigrationRequest:
         """``{"action", "target"?, "expected_current"?, "image"?: {"registry", "repository",
         "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``;
-        raises InvalidRequest."""
+        raises InvalidRequest.
+
+        A downgrade's ``"target": null`` means base (the database had no revision before the
+        run); a downgrade without a target is refused. An upgrade or plan goes to head unless
+        told otherwise."""
         if not isinstance(event, Mapping):
             raise InvalidRequest("the event must be a JSON object with an 'action'")
         action = event.get("action")
         if action not in ACTIONS:
             raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
         target = event.get("target")
+        if action == "downgrade" and "target" not in event:
+            raise InvalidRequest(
+                "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
+            )
         if target is None:
-            if action == "downgrade":
-                raise InvalidRequest("a downgrade needs a target (a revision, 'base' or '-N')")
-            target = "head"
+            target = "base" if action == "downgrade" else "head"
         expected = event.get("expected_current")
         for name, value in (("target", target), ("expected_current", expected)):
             if value is not None and (not isinstance(value, str) or not value.strip()):

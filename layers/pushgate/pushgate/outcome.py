@@ -1,0 +1,181 @@
+"""How a run ended, in words: the one Deployment event a run puts on the bus.
+
+"Describe the outcome" calls this through `functions/describe_outcome` with what the run wrote
+(the push, the migration, the rollout, why it was rejected, failed or rolled back, and why the
+rollback failed). The definition's Catch blocks keep errors as Step Functions gives them,
+``{Error, Cause}``; a pushgate Lambda's error arrives with the Lambda runtime's JSON reply
+``{errorMessage, errorType, stackTrace, ...}`` as its Cause, which becomes its ``errorMessage``
+here, readable in an e-mail. Every other Cause is passed on as given.
+
+The event contract (docs/design.md, Events) is `Announcement`: a detail-type and a detail of the
+fields every event carries (`report`) and the outcome's own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypedDict
+
+from pushgate.errors import InvalidRequest
+
+SUCCEEDED: Final = "Deployment Succeeded"
+FAILED: Final = "Deployment Failed"
+REJECTED: Final = "Deployment Rejected"
+ROLLED_BACK: Final = "Deployment Rolled Back"
+ROLLBACK_FAILED: Final = "Rollback Failed"
+REJECTED_ERROR: Final = "DeploymentRejected"  # the error of every rejection's event
+INVALID_PUSH: Final = "InvalidPush"  # describe_push's refusal: its message is the reason
+MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
+
+
+class Announcement(TypedDict):
+    """What "Send the announcement" puts: the event's detail-type and its detail."""
+
+    detail_type: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StepError:
+    """An error as a Catch keeps it: its ASL name and its cause (a pushgate Lambda's message
+    once read out of the runtime's reply)."""
+
+    error: Any
+    cause: Any
+
+    @classmethod
+    def of(cls, caught: Mapping[str, Any]) -> StepError:
+        error, cause = caught.get("Error"), caught.get("Cause")
+        return cls(error, lambda_message(error, cause) if isinstance(cause, str) else cause)
+
+
+def lambda_message(error: Any, cause: str) -> str:
+    """The ``errorMessage`` of a Lambda error reply whose ``errorType`` is `error`, else `cause`."""
+    try:
+        reply = json.loads(cause)
+    except ValueError:
+        return cause
+    if (
+        isinstance(reply, dict)
+        and reply.get("errorType") == error
+        and isinstance(reply.get("errorMessage"), str)
+    ):
+        return str(reply["errorMessage"])
+    return cause
+
+
+def _mapping(event: Mapping[str, Any], key: str, *, optional: bool = False) -> Mapping[str, Any]:
+    value = event.get(key)
+    if value is None and optional and key in event:
+        return {}
+    if not isinstance(value, Mapping):
+        kind = "a JSON object or null" if optional else "a JSON object"
+        raise InvalidRequest(f"{key!r} is required and must be {kind}")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """What a run wrote, as "Describe the outcome" passes it (a parsed ``describe_outcome``
+    event). Each of `error`, `rejection`, `rollback`, `rollback_error` is empty until written."""
+
+    execution_id: str
+    execution_input: Any
+    settings: Mapping[str, Any]
+    push: Mapping[str, Any]
+    migration: Mapping[str, Any]
+    rollout: Mapping[str, Any]
+    error: Mapping[str, Any]
+    rejection: Mapping[str, Any]
+    rollback: Mapping[str, Any]
+    rollback_error: Mapping[str, Any]
+
+    @classmethod
+    def from_event(cls, event: Any) -> RunRecord:
+        """Raises InvalidRequest when a field is missing or of the wrong kind."""
+        if not isinstance(event, Mapping):
+            raise InvalidRequest("the event must be a JSON object")
+        execution_id = event.get("execution_id")
+        if not isinstance(execution_id, str) or "input" not in event:
+            raise InvalidRequest("'execution_id' (a string) and 'input' are required")
+        return cls(
+            execution_id=execution_id,
+            execution_input=event["input"],
+            **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
+            **{
+                key: _mapping(event, key, optional=True)
+                for key in ("error", "rejection", "rollback", "rollback_error")
+            },
+        )
+
+
+def report(run: RunRecord) -> dict[str, Any]:
+    """The fields every Deployment event carries."""
+    return {
+        "environment": run.settings.get("environment"),
+        "repository": run.push.get("repository"),
+        "tag": run.push.get("tag"),
+        "digest": run.push.get("digest"),
+        "from_revision": run.migration.get("from_revision"),
+        "to_revision": run.migration.get("to_revision"),
+        "applied": run.migration.get("applied"),
+        "previous_task_definition": run.rollout.get("previous_task_definition"),
+        "task_definition": run.rollout.get("task_definition"),
+        "execution_arn": run.execution_id,
+        "console_url": run.settings.get("console_url"),
+    }
+
+
+def rejection_reason(run: RunRecord) -> str:
+    """Why the input is not deployed: describe_push's reason, or what ECR said of the image."""
+    caught = StepError.of(run.rejection)
+    if caught.error == INVALID_PUSH and isinstance(caught.cause, str):
+        return caught.cause
+    image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
+    repository = run.settings.get("repository")
+    said = isinstance(caught.error, str) and isinstance(caught.cause, str)
+    if said and caught.error == MALFORMED_IMAGE_ID:
+        return (
+            f"ECR refused the image id {image} of repository {repository} as malformed: "
+            f"{caught.error}: {caught.cause}"
+        )
+    if said:
+        return (
+            f"the image {image} is not in repository {repository}: {caught.error}: {caught.cause}"
+        )
+    return f"the image {image} is not in repository {repository}"
+
+
+def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
+    """The outcome's detail-type and the fields only its event has."""
+    error = StepError.of(run.error)
+    why = {"error": error.error, "cause": error.cause}
+    if run.rejection:
+        return REJECTED, {
+            "error": REJECTED_ERROR,
+            "input": run.execution_input,
+            "cause": rejection_reason(run),
+        }
+    if run.rollback_error:
+        failed = StepError.of(run.rollback_error)
+        return ROLLBACK_FAILED, {
+            "error": failed.error,
+            "cause": failed.cause,
+            "original_error": error.error,
+            "original_cause": error.cause,
+        }
+    if run.rollback:
+        restore = run.settings.get("restore_previous_version")
+        return ROLLED_BACK, {**why, "restore_previous_version": restore}
+    if run.error:
+        return FAILED, why
+    return SUCCEEDED, {}
+
+
+def describe_outcome(event: Any) -> Announcement:
+    """The announcement of the run `event` describes; raises InvalidRequest."""
+    run = RunRecord.from_event(event)
+    detail_type, fields = own_fields(run)
+    return Announcement(detail_type=detail_type, detail={**report(run), **fields})
