@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .tools
 PIP    := --disable-pip-version-check --quiet
 
-.PHONY: help venv tools lint typecheck test test-fast rehearse bench build validate docs-picture clean
+.PHONY: help venv tools lint typecheck test test-fast fuzz-inputs rehearse bench build validate docs-picture clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -53,6 +53,9 @@ test: venv tools lint typecheck ## every test: lint, types, unit, integration, s
 
 test-fast: venv ## every test but the infrastructure checks and the python3.13 smoke test
 	$(BIN)/pytest -m "not infra and not smoke"
+
+fuzz-inputs: venv ## the input property suite on a large sample (PUSHGATE_FUZZ_EXAMPLES, default 400); prints the counts
+	PUSHGATE_FUZZ_EXAMPLES=$${PUSHGATE_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/statemachine/test_inputs.py -q
 
 # --- the main job ------------------------------------------------------------------------
 rehearse: venv ## the whole pipeline offline: healthy, then unhealthy; HTML reports in .pushgate/

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 import zstandard
 from pushgate.image import ImageRef
+from pushgate_cli.embedded import free_port
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -203,12 +203,6 @@ def write_layout(
 
 
 # -- the registry ----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Registry:
     """A running docker-registry on loopback (plain HTTP) and how to push to it."""
 
@@ -222,7 +216,7 @@ class Registry:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.storage = workdir / "storage"
-        self.address = f"127.0.0.1:{_free_port()}"
+        self.address = f"127.0.0.1:{free_port()}"
         config = workdir / "config.yml"
         config.write_text(
             "version: 0.1\n"

@@ -9,16 +9,22 @@ enough tasks failed to start).
 `EcsRolloutSimulator` patches the backend so that every `UpdateService` that changes the task
 definition opens a new PRIMARY deployment, and every `DescribeServices` (the state machine's
 health poll) moves it one step on: a healthy image gains running tasks until it is COMPLETED,
-a failing image gains failed tasks until it is FAILED, a stuck one stays IN_PROGRESS. The task
-definitions the service had when the simulator was installed are the known-good ones: restoring
-them always rolls out healthy.
+a failing image gains failed tasks until it is FAILED, a stuck one stays IN_PROGRESS. Time also
+passes while the state machine waits for ECS to say so (:meth:`EcsRolloutSimulator.tick`, one
+step). The task definitions the service had when the simulator was installed are the known-good
+ones: restoring them always rolls out healthy.
+
+When a deployment ends COMPLETED or FAILED the simulator sends what ECS sends to EventBridge, an
+"ECS Deployment State Change" event (``SERVICE_DEPLOYMENT_COMPLETED`` / ``_FAILED``, the service
+ARN in ``resources``, the deployment id in ``detail``; shape from
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_service_deployment_events.html),
+to every callable in ``event_sinks``.
 """
 
 from __future__ import annotations
 
 import enum
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,10 +48,13 @@ class EcsRolloutSimulator:
     """Patch moto's ECS backend so rollouts progress. Use as `with sim.installed(): ...`."""
 
     new_images: Rollout = Rollout.HEALTHY
-    polls_to_complete: int = 2
+    polls_to_complete: int = 2  # steps (looks at the service, waits for ECS) to COMPLETED
     failed_tasks_to_fail: int = 3
     known_good: set[str] = field(default_factory=set)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    event_sinks: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)  # every event ECS sent
+    _ticks: dict[str, int] = field(default_factory=dict)  # deployment id -> steps taken
 
     @contextmanager
     def installed(self) -> Iterator[EcsRolloutSimulator]:
@@ -76,6 +85,11 @@ class EcsRolloutSimulator:
             patch.object(EC2ContainerServiceBackend, "describe_services", describe_services),
         ):
             yield self
+
+    def tick(self, account_id: str, region: str) -> None:
+        """Time passes (the state machine waits for ECS's word): every rollout moves a step."""
+        for service in list(ecs_backends[account_id][region].services.values()):
+            self._advance(service)
 
     def remember_known_good(self, account_id: str, region: str) -> None:
         """Every task definition the services use now rolls out healthy later (a restore)."""
@@ -122,8 +136,9 @@ class EcsRolloutSimulator:
         )
         desired = int(primary["desiredCount"])
         if behaviour is Rollout.HEALTHY:
-            step = max(1, math.ceil(desired / max(1, self.polls_to_complete)))
-            primary["runningCount"] = min(desired, int(primary["runningCount"]) + step)
+            ticks = self._ticks[primary["id"]] = self._ticks.get(primary["id"], 0) + 1
+            polls = max(1, self.polls_to_complete)
+            primary["runningCount"] = desired if ticks >= polls else desired * ticks // polls
             primary["pendingCount"] = desired - primary["runningCount"]
             if primary["runningCount"] >= desired:
                 primary["rolloutState"] = "COMPLETED"
@@ -131,6 +146,7 @@ class EcsRolloutSimulator:
                 service.deployments[1:] = []
                 service.running_count = desired
                 service.pending_count = 0
+                self._send(service, primary, "INFO", "SERVICE_DEPLOYMENT_COMPLETED")
         elif behaviour is Rollout.FAILING:
             primary["failedTasks"] = int(primary["failedTasks"]) + 1
             if primary["failedTasks"] >= self.failed_tasks_to_fail:
@@ -139,7 +155,38 @@ class EcsRolloutSimulator:
                     f"ECS deployment circuit breaker: {primary['failedTasks']} tasks failed "
                     "to start."
                 )
+                self._send(service, primary, "ERROR", "SERVICE_DEPLOYMENT_FAILED")
         primary["updatedAt"] = _now()
+
+    def _send(self, service: Any, deployment: dict[str, Any], kind: str, name: str) -> None:
+        event = deployment_event(service.arn, str(deployment["id"]), kind, name)
+        event["detail"]["reason"] = str(deployment["rolloutStateReason"])
+        self.events.append(event)
+        for sink in list(self.event_sinks):
+            sink(event)
+
+
+def deployment_event(service_arn: str, deployment_id: str, kind: str, name: str) -> dict[str, Any]:
+    """An "ECS Deployment State Change" event as EventBridge delivers it."""
+    _, _, _, region, account, _ = service_arn.split(":", 5)
+    now = _now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid4()),
+        "detail-type": "ECS Deployment State Change",
+        "source": "aws.ecs",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [service_arn],
+        "detail": {
+            "eventType": kind,
+            "eventName": name,
+            "deploymentId": deployment_id,
+            "updatedAt": now,
+            "reason": f"ECS deployment {deployment_id} {name.rsplit('_', 1)[-1].lower()}.",
+        },
+    }
 
 
 def _service_of(backend: EC2ContainerServiceBackend, props: dict[str, Any]) -> Any:

@@ -59,7 +59,8 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for a server started next)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -243,7 +244,7 @@ class EmbeddedPostgres:
             pwfile.write_text(self._admin_password + "\n")
             if self._run_as is not None:
                 self._grant_to_system_user(root, pwfile)
-            self._port = _free_port()
+            self._port = free_port()
             self._run(
                 "initdb",
                 "-D",

@@ -161,13 +161,58 @@ def _check_migrations(directory: Path) -> int:
     return code
 
 
+# Step Functions refuses an execution input over 256 KiB as UTF-8 (its service quotas: "Maximum
+# input or output size for a task, state, or execution").
+MAX_EXECUTION_INPUT_BYTES = 256 * 1024
+
+
+class EventFileError(Exception):
+    """The --event file holds no execution input this stack's state machine is started with."""
+
+
+def load_event(path: Path) -> dict[str, Any]:
+    """The execution input in `path`: a JSON object (an ECR event or a replay request) that
+    StartExecution would accept. EventFileError says why anything else is refused."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EventFileError(f"cannot read --event {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_EXECUTION_INPUT_BYTES:
+        raise EventFileError(
+            f"--event {path} is {len(raw)} bytes: Step Functions refuses an execution input "
+            f"over {MAX_EXECUTION_INPUT_BYTES} bytes"
+        )
+    try:
+        event = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        detail = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise EventFileError(f"--event {path} is not JSON: {detail}") from None
+    if not isinstance(event, dict):
+        raise EventFileError(
+            f"--event {path} holds {_json_kind(event)}, not an execution input: a JSON object, "
+            'an ECR "ECR Image Action" event or a replay {"repository"?, "tag"?, "digest"?}'
+        )
+    return event
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    kinds = {bool: "a boolean", str: "a string", list: "an array", int: "a number"}
+    return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
+
+
 def _rehearse(args: argparse.Namespace) -> int:
-    event: Any = None
+    event: dict[str, Any] | None = None
     if args.event is not None:
         try:
-            event = json.loads(args.event.read_text())
-        except (OSError, ValueError) as exc:
-            print(f"pushgate rehearse: cannot read --event {args.event}: {exc}", file=sys.stderr)  # noqa: T201
+            event = load_event(args.event)
+        except EventFileError as exc:
+            print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
             return EXIT_USAGE
     config = RehearsalConfig(
         scenario=SCENARIOS[args.scenario],

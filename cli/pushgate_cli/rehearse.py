@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import socket
 import tempfile
@@ -28,12 +27,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate.errors import InvalidRequest, PushgateError, SchemaDrift
+from pushgate.grammar import DIGEST_PATTERN, is_repository_name, tag_problem
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
@@ -56,6 +56,7 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 STATE_MACHINE = "DeployStateMachine"
 ALERT_RULE = "AlertRule"
+ECS_DEPLOYMENT_RULE = "EcsDeploymentRule"
 FUNCTIONS = (
     "DescribePushFunction",
     "TakeLockFunction",
@@ -63,9 +64,9 @@ FUNCTIONS = (
     "RunMigrationsFunction",
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
+    "WakeRolloutFunction",
 )
 INITIAL_DESIRED_COUNT = 2
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 # detail-type of the event a run puts -> the run's status
 OUTCOMES: Mapping[str, str] = {
@@ -147,6 +148,7 @@ class RunResult:
     alerts: list[str]  # detail-types of the events the AlertRule sent to the alert topic
     push: Any
     service_changes: list[dict[str, Any]] = field(default_factory=list)  # UpdateService calls
+    ecs_events: list[EcsDelivery] = field(default_factory=list)  # what ECS sent meanwhile
 
     @property
     def ok(self) -> bool:
@@ -174,6 +176,27 @@ class RunResult:
             "events": self.events,
             "alerts": self.alerts,
             "service_changes": self.service_changes,
+            "ecs_events": [e.to_json() for e in self.ecs_events],
+        }
+
+
+@dataclass(frozen=True)
+class EcsDelivery:
+    """An event ECS sent, whether the template's rule delivered it, and what wake_rollout did."""
+
+    name: str  # detail.eventName
+    deployment_id: str
+    service_arn: str
+    delivered: bool  # the EcsDeploymentRule's pattern matched (and it was not lost)
+    outcome: str | None  # wake_rollout's {"outcome"}: answered, recorded, ignored, ...
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "deployment_id": self.deployment_id,
+            "service_arn": self.service_arn,
+            "delivered": self.delivered,
+            "outcome": self.outcome,
         }
 
 
@@ -193,6 +216,7 @@ class RehearsalConfig:
     polls_to_complete: int = 2  # health polls a healthy rollout takes to reach COMPLETED
     log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
     expect: str | None = None  # the status the run must end with; default: the scenario's
+    ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)
 
 
 @dataclass(frozen=True)
@@ -285,6 +309,12 @@ class RehearsalEnvironment:
         self.aws: OfflineStepFunctions
         self.state_machine_arn = ""
         self.lambda_observers: list[Callable[[str, Any, BaseException | None], None]] = []
+        self.ecs_deliveries: list[EcsDelivery] = []
+        # what reaches EventBridge of each event ECS sends: the event itself, unless lost; a
+        # test may replace it (an event for another deployment, ...)
+        self.ecs_event_route: Callable[[dict[str, Any]], list[dict[str, Any]]] = (
+            (lambda event: []) if config.ecs_events_lost else (lambda event: [event])
+        )
         self.function_environments = FunctionEnvironments()
         self._migrations = Path()
         self._runs = 0
@@ -351,6 +381,7 @@ class RehearsalEnvironment:
         )
         self._alert_queue = self._route_alerts()
         self._alerted: list[dict[str, Any]] = []
+        self._route_ecs_events()
 
     def _database(self) -> str:
         if self.config.database_url:
@@ -519,6 +550,37 @@ class RehearsalEnvironment:
         )
         return str(queue)
 
+    def _route_ecs_events(self) -> None:
+        """ECS's deployment events reach wake_rollout as the template's EcsDeploymentRule routes
+        them (its real pattern, matched with moto's EventBridge semantics; moto would not invoke
+        a Lambda target), and time passes for ECS while the state machine waits for its word."""
+        from moto.events.models import EventPattern
+
+        rule = resource(self.template, ECS_DEPLOYMENT_RULE)["Properties"]
+        pattern = EventPattern.load(json.dumps(self.resolver.resolve(rule["EventPattern"])))
+        function = f"pushgate-{self._function_name('WakeRolloutFunction').replace('_', '-')}"
+        lambdas = boto3.client("lambda", region_name=REGION)
+
+        def deliver(sent: dict[str, Any]) -> None:
+            for event in self.ecs_event_route(sent):
+                delivered = bool(pattern.matches_event(cast(Any, event)))
+                outcome = None
+                if delivered:
+                    reply = lambdas.invoke(FunctionName=function, Payload=json.dumps(event))
+                    outcome = json.loads(reply["Payload"].read()).get("outcome")
+                self.ecs_deliveries.append(
+                    EcsDelivery(
+                        name=str(event["detail"].get("eventName")),
+                        deployment_id=str(event["detail"].get("deploymentId")),
+                        service_arn=str((event.get("resources") or [""])[0]),
+                        delivered=delivered,
+                        outcome=outcome,
+                    )
+                )
+
+        self.simulator.event_sinks.append(deliver)
+        self.aws.on_token_wait(lambda _execution, _state: self.simulator.tick(ACCOUNT_ID, REGION))
+
     def alerts(self) -> list[dict[str, Any]]:
         """Every event the AlertRule has routed to the alert topic so far."""
         sqs = boto3.client("sqs", region_name=REGION)
@@ -633,7 +695,9 @@ class RehearsalEnvironment:
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
         the account the input came from: its digest, or for a tag-only replay a new image with
-        that tag. A malformed digest is left out: the state machine judges it."""
+        that tag. A replay without `repository` names the stack's, as describe_push reads it.
+        A name ECR itself would refuse (a malformed repository, tag or digest) is left out:
+        no such image can exist, and the state machine judges the input."""
         if not isinstance(execution_input, dict):
             return
         detail = execution_input.get("detail")
@@ -645,16 +709,16 @@ class RehearsalEnvironment:
             )
         else:
             repository, tag, digest = (
-                execution_input.get("repository"),
+                execution_input.get("repository", self.resolver.ref("RepositoryName")),
                 execution_input.get("tag"),
                 execution_input.get("digest"),
             )
-        if not isinstance(repository, str) or not repository:
+        if not isinstance(repository, str) or not is_repository_name(repository):
             return
-        if isinstance(digest, str) and _DIGEST.fullmatch(digest):
-            tag = tag if isinstance(tag, str) else None
+        tag = tag if isinstance(tag, str) and tag_problem(tag) is None else None
+        if isinstance(digest, str) and DIGEST_PATTERN.match(digest):
             self.push_image(tag, repository=repository, digest=digest)
-        elif digest is None and isinstance(tag, str) and tag:
+        elif digest is None and tag is not None:
             self.push_image(tag, repository=repository)  # "this tag was pushed"
 
     def push_event(self, tag: str, when: datetime | None = None) -> dict[str, Any]:
@@ -677,9 +741,14 @@ class RehearsalEnvironment:
         before = self.service_state()
         revision_before = self.revision()
         updates_before = len(self.simulator.updates)
+        deliveries_before = len(self.ecs_deliveries)
         report = self.wait(self.start(execution_input))
         result = self.result(report, execution_input, revision_before, before)
-        return replace(result, service_changes=self.simulator.updates[updates_before:])
+        return replace(
+            result,
+            service_changes=self.simulator.updates[updates_before:],
+            ecs_events=self.ecs_deliveries[deliveries_before:],
+        )
 
     def result(
         self,

@@ -39,6 +39,8 @@ class StateRow:
     @property
     def outcome(self) -> str:
         retried = sum(1 for w in self.waits if w.kind == "retry")
+        if any(w.kind == "woken" for w in self.waits):
+            return "woken by ECS's event"
         if not self.errors:
             return "ok"
         if self.exited is None:
@@ -72,7 +74,7 @@ def state_rows(report: ExecutionReport) -> list[StateRow]:
         pending[wait.state].append(wait)
     for row in rows:
         queue = pending.get(row.name, [])
-        if queue and queue[0].kind == "wait":
+        if queue and queue[0].kind in ("wait", "woken", "timeout"):
             row.waits.append(queue.pop(0))
         while queue and queue[0].kind == "retry" and len(row.waits) < len(row.errors):
             row.waits.append(queue.pop(0))
@@ -129,6 +131,9 @@ def render(result: RunResult) -> str:
             lines.append(f"event     {event.get('DetailType')}{suffix}{routed}")
     else:
         lines.append("event     (none put)")
+    for sent in result.ecs_events:
+        fate = f"wake_rollout: {sent.outcome}" if sent.delivered else "not delivered"
+        lines.append(f"ecs       {sent.name} {sent.deployment_id} -> {fate}")
     lines += ["", f"status    {result.status}: {verdict}"]
     return "\n".join(lines)
 

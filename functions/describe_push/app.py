@@ -15,7 +15,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.errors import InvalidPush
-from pushgate.push import NormalisedPush, Stack, describe_push
+from pushgate.push import NormalisedPush, Stack
+from pushgate.push_rules import describe_push
 
 logger = Logger()
 

@@ -1,14 +1,15 @@
 """Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
 
 Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?,
-"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?}``.
-Returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms"}`` (plan: also
-``pending`` and ``sql``; scripts read from an image: ``image``). An older image over a newer
-schema: when the database is at a revision this image's scripts do not know and the serving
-image's scripts know it as a descendant of this image's head, nothing runs and the result says
-``schema_ahead: true``; otherwise SchemaDrift. Raises MigrationFailed, MigrationLockTimeout,
-SchemaDrift, InvalidRequest, InvalidImage, DatabaseNotReady, DatabaseConfigError
-(pushgate.errors). See pushgate.migrator.
+"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?}``, or
+``{"action": "revert", "from_revision": str|null, "image"?}`` (back to the run's starting
+revision, only if this run moved it). Returns ``{"action", "from_revision", "to_revision",
+"applied", "duration_ms"}`` (plan: also ``pending`` and ``sql``; scripts read from an image:
+``image``). An older image over a newer schema: when the database is at a revision this image's
+scripts do not know and the serving image's scripts know it as a descendant of this image's
+head, nothing runs and the result says ``schema_ahead: true``; otherwise SchemaDrift. Raises
+MigrationFailed, MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest,
+InvalidImage, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
 
 Where the scripts come from is MIGRATIONS_SOURCE (template parameter MigrationsSource):
 

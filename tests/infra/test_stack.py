@@ -197,6 +197,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         "RunMigrationsFunction",
         "PrepareRolloutFunction",
         "DescribeOutcomeFunction",
+        "WakeRolloutFunction",
     ]
     resolver = Resolver(
         template,

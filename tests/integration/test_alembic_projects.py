@@ -108,9 +108,10 @@ def _copy(project: str, tmp_path: Path) -> Path:
 def test_a_failure_after_an_autocommit_block_says_where_the_database_is(
     database_url: str, tmp_path: Path
 ) -> None:
-    """GIVEN a revision after the CONCURRENTLY one that fails WHEN upgraded from base THEN the
-    error says the database is at the committed revision (re-read), not at from_revision, and
-    the version table agrees: the compensation can bring it back."""
+    """GIVEN a revision after the CONCURRENTLY one that fails WHEN upgraded from base THEN each
+    revision was its own transaction (the run has an autocommit block), so the error says the
+    database is at the last revision that completed (re-read), not at from_revision, and the
+    version table agrees: the compensation can bring it back."""
     location = _copy("concurrently", tmp_path)
     (location / "versions" / "conc0004_fails.py").write_text(
         'revision = "conc0004"\ndown_revision = "conc0003"\n'
@@ -122,9 +123,9 @@ def test_a_failure_after_an_autocommit_block_says_where_the_database_is(
     with pytest.raises(MigrationFailed) as failed:
         _upgrade(location, database_url)
 
-    assert "the database is at conc0001" in str(failed.value)
+    assert "the database is at conc0003" in str(failed.value)
     assert "not at from_revision base" in str(failed.value)
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [["conc0001"]]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [["conc0003"]]
     assert "events" in tables(database_url)  # committed before the block: really there
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from pushgate_cli.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PUSHGATE = Path(sys.executable).with_name("pushgate")
@@ -85,15 +85,9 @@ class Result:
     stderr: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.operator.world", "--port", str(port)],
         cwd=ROOT,

@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 import pg8000.native
 import pytest
+from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate_cli.embedded import EmbeddedPostgres
 from pushgate_cli.handlers import REPO_ROOT
@@ -142,6 +143,7 @@ class Stack:
     memory: Mapping[str, int]
     database_url: str
     image_repository: str
+    endpoint: str
 
 
 def _aws(endpoint: str, service: str) -> Any:
@@ -180,7 +182,10 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
             template,
             # the bundled scripts: no registry here (the image source: tests/integration)
             {**parameters, "DatabaseSecretArn": secret["ARN"], "MigrationsSource": "bundled"},
-            refs={"LockTable": "pushgate-smoke-locks"},
+            refs={
+                **{name: f"pushgate-{name}" for name in template["Resources"]},
+                "LockTable": "pushgate-smoke-locks",
+            },
             region=REGION,
         )
         ecs = _aws(moto_endpoint, "ecs")
@@ -216,7 +221,7 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
             name = Path(str(function_setting(template, logical_id, "CodeUri", resolver))).name
             environments[name] = function_environment(template, resolver, logical_id)
             memory[name] = int(function_setting(template, logical_id, "MemorySize", resolver))
-        yield Stack(environments, memory, url, repository)
+        yield Stack(environments, memory, url, repository, moto_endpoint)
 
 
 def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, event: Any) -> Any:
@@ -296,6 +301,36 @@ def _describe_push(run: Any, stack: Stack) -> None:
     assert (result["repository"], result["digest"]) == (stack.image_repository, DIGEST)
 
 
+def _compensate_run(run: Any, stack: Stack) -> None:
+    # an aborted run of the deploy machine that had recorded nothing: nothing to undo
+    environment = stack.environments["compensate_run"]
+    machine_arn = environment["DEPLOY_STATE_MACHINE_ARN"]
+    sfn = _aws(stack.endpoint, "stepfunctions")
+    created = sfn.create_state_machine(
+        name=machine_arn.rsplit(":", 1)[-1],
+        definition=json.dumps(
+            {"StartAt": "Wait", "States": {"Wait": {"Type": "Pass", "End": True}}}
+        ),
+        roleArn="arn:aws:iam::123456789012:role/pushgate-smoke",
+    )
+    assert created["stateMachineArn"] == machine_arn
+    execution = sfn.start_execution(stateMachineArn=machine_arn, name="smoke-aborted")
+    sfn.stop_execution(executionArn=execution["executionArn"])
+    result = run(
+        {
+            "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": execution["executionArn"],
+                "stateMachineArn": machine_arn,
+                "status": "ABORTED",
+            },
+        }
+    )
+    assert result["outcome"] == "nothing_to_undo"
+    assert result["steps"] == []
+
+
 def _observe_outcome(run: Any, stack: Stack) -> None:
     announcement = load_event("pushgate_deployment_succeeded")
     result = run(announcement)
@@ -317,8 +352,21 @@ def _describe_outcome(run: Any, stack: Stack) -> None:
     assert result["detail"]["to_revision"] == "c47a91e2b5d8"
 
 
+def _wake_rollout(run: Any, stack: Stack) -> None:
+    park = load_event("wake_rollout_park")
+    assert run(park)["outcome"] == "parked"
+    environment = stack.environments["wake_rollout"]
+    cluster, service = environment[settings.CLUSTER_NAME], environment[settings.SERVICE_NAME]
+    event = load_event("ecs_deployment_completed")
+    event["resources"] = [f"arn:aws:ecs:{REGION}:123456789012:service/{cluster}/{service}"]
+    event["detail"]["deploymentId"] = "ecs-svc/another"  # not the parked deployment
+    assert run(event)["outcome"] == "ignored"
+
+
 CASES = {
+    "compensate_run": _compensate_run,
     "describe_push": _describe_push,
+    "wake_rollout": _wake_rollout,
     "take_lock": _take_lock,
     "describe_outcome": _describe_outcome,
     "observe_outcome": _observe_outcome,

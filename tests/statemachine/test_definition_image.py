@@ -40,4 +40,4 @@ def test_the_upgrade_and_its_downgrade_name_the_pushed_digest(database_url: str)
     }
     actions = [(call["action"], call.get("image")) for call in calls]
     assert ("upgrade", expected) in actions
-    assert ("downgrade", expected) in actions
+    assert ("revert", expected) in actions

@@ -1120,3 +1120,163 @@ def test_gap11_without_it_moto_parses_the_definition_again_for_every_execution()
 
     # THEN each parse built a new syntax tree
     assert second_tree is not first_tree
+
+
+# -- 12. uncatchable errors (gap12_uncatchable_errors) ---------------------------------------------
+# States.ALL neither catches nor retries States.Runtime / States.DataLimitExceeded.
+
+
+def runtime_error_machine(sfn: OfflineStepFunctions, payload: dict[str, Any]) -> str:
+    """A Lambda task whose Parameters may name a path the input lacks (States.Runtime), with a
+    States.ALL Retry and a States.ALL Catch leading to a compensation."""
+    arn = sfn.register_lambda("work", lambda event, context: {"done": True})
+    return sfn.create_state_machine(
+        "uncatchable",
+        asl(
+            "Work",
+            {
+                "Work": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": arn, "Payload": payload},
+                    "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}],
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Compensate"}],
+                    "End": True,
+                },
+                "Compensate": {"Type": "Pass", "End": True},
+            },
+        ),
+    )
+
+
+def test_gap12_a_runtime_error_ends_the_run_past_a_states_all_catch(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a task whose Parameters name a path its input lacks, under States.ALL Retry/Catch
+    machine = runtime_error_machine(offline_sfn, {"x.$": "$.missing"})
+
+    # WHEN it runs
+    report = offline_sfn.run(machine, {}, name="runtime")
+
+    # THEN the execution fails with States.Runtime at once, as in AWS: no retry, no compensation
+    assert (report.status, report.error) == ("FAILED", "States.Runtime")
+    assert report.path == ["Work"]
+    assert report.waits == []
+
+
+def test_gap12_states_all_still_catches_every_other_error(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN the same machine whose task fails the ordinary way (a path that does exist, but the
+    # function name is wrong: Lambda.ResourceNotFoundException)
+    machine = runtime_error_machine(offline_sfn, {"x": 1})
+    definition = json.loads(
+        offline_sfn.client("stepfunctions").describe_state_machine(stateMachineArn=machine)[
+            "definition"
+        ]
+    )
+    definition["States"]["Work"]["Parameters"]["FunctionName"] = "no-such-function"
+    other = offline_sfn.create_state_machine("catchable", json.dumps(definition))
+
+    # WHEN it runs
+    report = offline_sfn.run(other, {}, name="catchable")
+
+    # THEN States.ALL retried it and then caught it: the compensation ran
+    assert report.status == "SUCCEEDED"
+    assert report.path == ["Work", "Compensate"]
+    assert [w.kind for w in report.waits] == ["retry", "retry"]
+
+
+def test_gap12_without_it_moto_catches_a_runtime_error_with_states_all() -> None:
+    # GIVEN moto with this gap left open, and the machine of the first test
+    with moto_without("gap12_uncatchable_errors") as sfn:
+        machine = runtime_error_machine(sfn, {"x.$": "$.missing"})
+
+        # WHEN it runs
+        report = sfn.run(machine, {}, name="runtime-open")
+
+    # THEN moto retried the States.Runtime, caught it and compensated: AWS would not have
+    assert report.status == "SUCCEEDED"
+    assert report.path == ["Work", "Compensate"]
+
+
+# -- 13. task-token waits (gap13_task_token_waits) -------------------------------------------------
+# A wait for a task token is answered during the tick, or times out at once; both recorded.
+
+
+def token_machine(sfn: OfflineStepFunctions, tokens: list[str], timeout_s: int) -> str:
+    """Park (a Lambda that keeps its task token) -> Done, or on States.Timeout -> Timed out."""
+
+    def park(event: Any, context: Any) -> None:
+        tokens.append(event["token"])
+
+    arn = sfn.register_lambda("park", park)
+    return sfn.create_state_machine(
+        "tokens",
+        asl(
+            "Park",
+            {
+                "Park": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": timeout_s,
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Timed out"}],
+                    "End": True,
+                },
+                "Timed out": {"Type": "Pass", "End": True},
+            },
+        ),
+    )
+
+
+def test_a_task_token_wait_is_answered_in_its_tick_or_times_out_at_once(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a 600-second wait for a task token, and a world that answers the first run's wait
+    # while it waits (as ECS's event would) and leaves the second run's unanswered
+    tokens: list[str] = []
+    machine = token_machine(offline_sfn, tokens, timeout_s=600)
+    answered: list[tuple[str, str]] = []
+
+    def world(execution_arn: str, state: str) -> None:
+        if execution_arn.endswith(":woken"):
+            answered.append((execution_arn, state))
+            offline_sfn.client("stepfunctions").send_task_success(
+                taskToken=tokens[-1], output=json.dumps({"woken": True})
+            )
+
+    offline_sfn.on_token_wait(world)
+
+    # WHEN both run
+    started = time.monotonic()
+    woken = offline_sfn.run(machine, {}, name="woken")
+    timed_out = offline_sfn.run(machine, {}, name="slept")
+
+    # THEN the first ended with the answer, the second with States.Timeout, and no run slept
+    assert woken.status == "SUCCEEDED", woken.cause
+    assert woken.output == {"woken": True}
+    assert answered == [(woken.execution_arn, "Park")]
+    assert woken.waits == [WaitRecord("Park", 0.0, "woken")]
+    assert timed_out.status == "SUCCEEDED", timed_out.cause
+    assert timed_out.path == ["Park", "Timed out"]
+    assert timed_out.output["Error"] == "States.Timeout"
+    assert timed_out.waits == [WaitRecord("Park", 600.0, "timeout")]
+    assert time.monotonic() - started < 60
+
+
+def test_gap13_without_it_a_task_token_timeout_takes_real_time_and_is_not_recorded() -> None:
+    # GIVEN moto with task-token waits left open, and a 2-second wait nobody answers
+    tokens: list[str] = []
+    with moto_without("gap13_task_token_waits") as sfn:
+        machine = token_machine(sfn, tokens, timeout_s=2)
+
+        # WHEN it runs
+        started = time.monotonic()
+        report = sfn.run(machine, {}, name="slept")
+        elapsed = time.monotonic() - started
+
+    # THEN it timed out only after really waiting, and recorded no wait
+    assert report.path == ["Park", "Timed out"]
+    assert elapsed >= 2.0
+    assert report.waits == []

@@ -9,7 +9,7 @@ import pytest
 from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, main
 from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, rehearse
 
-from tests.helpers import HEAD, revision
+from tests.helpers import HEAD, query, revision
 
 pytestmark = pytest.mark.statemachine
 
@@ -112,3 +112,28 @@ def test_pg_bin_runs_the_cluster_from_other_binaries(
     out = json.loads(capsys.readouterr().out)
     assert code == EXIT_OK, out
     assert out["revision_after"] == "ext0001"
+
+
+def test_a_failure_after_a_committed_autocommit_block_is_reverted(database_url: str) -> None:
+    """GIVEN a database at conc0001 and pending revisions of which the first builds an index
+    CONCURRENTLY (an autocommit block: committed at once) and a later one fails WHEN the run
+    goes through the real definition THEN the run's revert brings the schema back to
+    from_revision: the committed revision and its index are undone, the service untouched."""
+    result = rehearse(
+        RehearsalConfig(
+            migrations_dir=PROJECTS / "concurrently",
+            database_url=database_url,
+            start_revision="conc0001",
+            scenario=SCENARIOS["migration-fails"],
+        )
+    )
+
+    assert result.status == "failed"
+    assert result.revision_before == "conc0001"
+    assert revision(database_url) == "conc0001"
+    indexes = query(database_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'events'")
+    assert "ix_events_kind" not in {row[0] for row in indexes}
+    assert result.service == result.service_before
+    (event,) = result.events
+    assert event["DetailType"] == "Deployment Failed"
+    assert event["Detail"]["from_revision"] == "conc0001"

@@ -21,6 +21,7 @@ from pushgate_cli.bench.cost import (
     polls_for,
     transitions_for,
 )
+from pushgate_cli.bench.overhead import overhead, polling_lag_s
 from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
 from pushgate_cli.bench.sizes import never_shipped, package_sizes
 from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
@@ -139,13 +140,13 @@ def test_each_poll_is_counted_from_its_wait() -> None:
     assert poll_lengths(path, loop, "Wait") == [4, 3]
 
 
-def test_the_deploy_machine_polls_health_in_its_own_loop() -> None:
-    # GIVEN the real definition / WHEN the loop through "Wait until healthy" is computed
+def test_the_deploy_machine_waits_for_health_in_its_own_loop() -> None:
+    # GIVEN the real definition / WHEN the loop through "Wait for ECS to say so" is computed
     definition = json.loads((REPO_ROOT / "statemachine" / "deploy.asl.json").read_text())
-    loop = loop_states(definition, "Wait until healthy")
-    # THEN it holds the poll and its judgement, and none of the steps before or after it
-    assert {"Count the time waited", "Describe the rollout", "Has the deadline passed?"} <= loop
-    assert loop.isdisjoint({"Run migrations", "Announce success", "Suspend autoscaling"})
+    loop = loop_states(definition, "Wait for ECS to say so")
+    # THEN it holds the safety poll, the look and its judgement, and nothing before or after it
+    assert {"Count the safety poll", "Describe the rollout", "Is the new version healthy?"} <= loop
+    assert loop.isdisjoint({"Run migrations", "Record what is serving", "Suspend autoscaling"})
 
 
 def test_a_state_missing_from_the_definition_is_an_error() -> None:
@@ -251,3 +252,22 @@ def test_the_functions_with_budgets_keep_their_own_whatever_they_load() -> None:
         "x import alembic",
         1.2,
     )
+
+
+# --- pushgate's own overhead (issue 14) -------------------------------------------------------
+def test_own_overhead_is_init_plus_run_time_without_the_migration_plus_the_lag() -> None:
+    # GIVEN two functions' INIT, their invocations, a 40 ms migration and a 1 s event delivery
+    own = overhead(
+        {"describe_push": 200.0, "run_migrations": 900.0},
+        [("describe_push", 20.0), ("run_migrations", 140.0)],
+        migration_ms=40.0,
+        lag_s=1.0,
+    )
+    # THEN INIT and run time are as measured, less the migration's own, plus the lag
+    assert (own.init_ms, own.run_ms, own.lag_ms) == (1100.0, 120.0, 1000.0)
+    assert own.total_ms == 2220.0
+
+
+def test_polling_notices_a_rollout_half_an_interval_late_on_average() -> None:
+    assert polling_lag_s(60) == 30
+    assert polling_lag_s(10) == 5

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pushgate import settings
 from pushgate.errors import InvalidPush, InvalidRequest
-from pushgate.push import NormalisedPush, Stack, describe_push
+from pushgate.push import NormalisedPush, Stack
+from pushgate.push_rules import describe_push
 from pushgate_cli.handlers import load_handler
 
 from tests.helpers import load_event
@@ -39,10 +40,15 @@ def reason(execution_input: Any) -> str:
     return str(raised.value)
 
 
+PUSHED_AT = "2025-06-01T11:59:58Z"
+
+
 def ecr_push(**detail: Any) -> dict[str, Any]:
-    """AWS's sample push event, of the stack's repository, with `detail` fields replaced."""
+    """AWS's sample push event, from the stack's account, region and repository, with a
+    full-length digest (the sample's has 60 digits), `detail` fields replaced."""
     event: dict[str, Any] = copy.deepcopy(load_event("ecr_push"))
-    event["detail"]["repository-name"] = REPOSITORY
+    event.update(account=STACK.account, region=STACK.region, time=PUSHED_AT)
+    event["detail"].update({"repository-name": REPOSITORY, "image-digest": DIGEST})
     event["detail"].update(detail)
     return event
 
@@ -55,21 +61,21 @@ UNREADABLE = (
 
 # --- what is deployed ----------------------------------------------------------------------
 def test_an_ecr_push_is_described_as_ecr_reported_it() -> None:
-    # GIVEN the push event EventBridge delivers (the sample's digest is ECR's to judge)
+    # GIVEN the push event EventBridge delivers
     event = ecr_push()
     # WHEN it is described
     push = describe(event)
-    # THEN every field comes from the event, and the image is looked up by its digest
-    digest = event["detail"]["image-digest"]
+    # THEN every field comes from the event (its time in the canonical UTC form), and the
+    # image is looked up by its digest
     assert push == {
         "source": "ecr",
         "repository": REPOSITORY,
         "tag": "latest",
-        "digest": digest,
-        "account": event["account"],
-        "region": event["region"],
-        "pushed_at": event["time"],
-        "image_id": {"ImageDigest": digest},
+        "digest": DIGEST,
+        "account": STACK.account,
+        "region": STACK.region,
+        "pushed_at": "2025-06-01T11:59:58.000000Z",
+        "image_id": {"ImageDigest": DIGEST},
     }
 
 
@@ -101,7 +107,7 @@ def test_a_replay_is_a_push_of_the_stacks_repository_now(
         STACK.account,
         STACK.region,
     )
-    assert push["pushed_at"] == STARTED_AT
+    assert push["pushed_at"] == "2025-06-01T12:00:00.123000Z"  # STARTED_AT, canonical
     assert push["tag"] == tag
     assert push["digest"] == replay.get("digest")
     assert push["image_id"] == image_id
@@ -165,7 +171,10 @@ def test_an_ecr_event_that_is_not_a_successful_push_says_which_field(
             "the replay request has neither a tag nor a digest: give "
             '{"tag": ...} or {"digest": "sha256:..."}',
         ),
-        ({"digest": "latest"}, "digest latest is not a sha256: digest"),
+        (
+            {"digest": "latest"},
+            "digest latest is not a sha256: digest",
+        ),
     ],
     ids=[
         "not-ecr",
@@ -284,3 +293,122 @@ def test_the_handler_refuses_to_start_without_its_settings(monkeypatch: pytest.M
     monkeypatch.delenv(settings.REPOSITORY_NAME, raising=False)
     with pytest.raises(InvalidRequest, match=settings.REPOSITORY_NAME):
         load_handler("describe_push", fresh=True)
+
+
+# --- issue 17: inputs whose every field has the right type, and still hostile ----------------
+@pytest.mark.parametrize(
+    ("execution_input", "expected"),
+    [
+        (
+            {**ecr_push(), "account": "999988887777"},
+            "account 999988887777 is not 111122223333, the account this stack deploys from",
+        ),
+        (
+            {**ecr_push(), "account": "12"},
+            "account 12 is not an account id and not 111122223333, the account this stack "
+            "deploys from",
+        ),
+        (
+            {**ecr_push(), "region": "us-east-1"},
+            "region us-east-1 is not eu-west-1, the region this stack deploys from",
+        ),
+        (
+            {**ecr_push(), "time": "9999-12-31T23:59:59Z"},
+            "time 9999-12-31T23:59:59Z is more than 5 minutes after the run started "
+            "(2025-06-01T12:00:00.123000Z): a push cannot come from the future",
+        ),
+        (
+            {**ecr_push(), "time": "yesterday"},
+            "time yesterday is not an RFC 3339 date-time",
+        ),
+        (
+            {**ecr_push(), "time": "2025-02-30T00:00:00Z"},
+            "time 2025-02-30T00:00:00Z is not an RFC 3339 date-time",
+        ),
+        (
+            ecr_push(**{"image-tag": "v1;rm -rf"}),
+            "image-tag v1;rm -rf is not a Docker tag: letters, digits, _ . and - only, not "
+            "starting with . or -",
+        ),
+        (
+            ecr_push(**{"image-tag": ""}),
+            "image-tag is empty: a tag has at least one character",
+        ),
+        (
+            ecr_push(**{"image-digest": "sha256:" + "AB" * 32}),
+            f"image-digest sha256:{'AB' * 32} is not a sha256: digest",
+        ),
+        ({"tag": ""}, "tag is empty: a tag has at least one character"),
+        (
+            {"tag": "-v1"},
+            "tag -v1 is not a Docker tag: letters, digits, _ . and - only, not "
+            "starting with . or -",
+        ),
+        (
+            {"tag": "v" * 301},
+            "tag is 301 characters long, more than the 300 ECR allows",
+        ),
+        (
+            {"digest": DIGEST[:-1]},
+            f"digest {DIGEST[:-1]} is not a sha256: digest",
+        ),
+    ],
+    ids=[
+        "another-account",
+        "malformed-account",
+        "another-region",
+        "from-the-far-future",
+        "time-not-rfc3339",
+        "time-no-such-day",
+        "tag-with-shell",
+        "ecr-tag-empty",
+        "digest-upper-case",
+        "replay-tag-empty",
+        "replay-tag-leading-dash",
+        "replay-tag-too-long",
+        "replay-digest-63-digits",
+    ],
+)
+def test_a_hostile_value_of_the_right_type_is_rejected_naming_it(
+    execution_input: Any, expected: str
+) -> None:
+    assert reason(execution_input) == expected
+
+
+def test_a_push_dated_a_little_ahead_of_the_run_is_deployed_and_stored_in_utc() -> None:
+    # GIVEN a push whose clock runs four minutes ahead, written with an offset
+    event = {**ecr_push(), "time": "2025-06-01T14:04:00.5+02:00"}
+    # WHEN it is described THEN it is accepted, its time stored in the one canonical UTC form
+    assert describe(event)["pushed_at"] == "2025-06-01T12:04:00.500000Z"
+
+
+def test_a_tag_as_long_as_ecr_allows_is_deployed() -> None:
+    tag = "v" * 300
+    assert describe({"tag": tag})["image_id"] == {"ImageTag": tag}
+
+
+def test_canonical_times_order_as_strings_whatever_form_they_came_in() -> None:
+    # GIVEN the same instant in ECR's form and in the execution start time's, and a later one
+    forms = ["2025-06-01T11:59:58Z", "2025-06-01T11:59:58.000Z", "2025-06-01T13:59:58.5+02:00"]
+    pushed = [describe({**ecr_push(), "time": form})["pushed_at"] for form in forms]
+    # THEN the first two are one string, and the later one compares greater
+    assert pushed[0] == pushed[1] < pushed[2]
+
+
+def test_an_oversized_input_is_rejected_first_with_a_short_reason() -> None:
+    # GIVEN an ECR push whose tag is 129 KB (today it migrated, then died of the state limit)
+    event = ecr_push(**{"image-tag": "a" * 129_000})
+    # WHEN it is described THEN it is refused for its size, before any other rule, briefly
+    message = reason(event)
+    assert message.startswith("the input is 129")
+    assert message.endswith("bytes of JSON, more than the 8192 a push or a replay request can be")
+
+
+def test_a_reason_quotes_a_long_or_unprintable_value_cut_and_escaped() -> None:
+    # GIVEN a replay of another repository whose name is long and holds a newline
+    name = "x\n" + "y" * 500
+    # WHEN it is rejected THEN the reason is one line, a bounded quote with the length
+    message = reason({"repository": name, "tag": "v1"})
+    assert "\n" not in message
+    assert len(message) < 250
+    assert "(502 characters)" in message

@@ -210,6 +210,11 @@ def test_every_lambda_task_keeps_its_error_as_given_for_describe_outcome() -> No
         # Lambda's JSON error reply into its message, so no Pass state parses a Cause
         *own, last = state["Catch"]
         assert last["ErrorEquals"] == ["States.ALL"], name
+        if name == "Run migrations":
+            # (its errors that change nothing skip the revert, everything else goes through it)
+            assert [c["Next"] for c in own] == ["Release the deployment lock"], name
+            assert last["Next"] == "Downgrade schema", name
+            continue
         assert [c["ErrorEquals"] for c in own] == ([["InvalidPush"]] if own else []), name
         assert last["ResultPath"] in {"$.error", "$.rollback_error", "$.alert_error"}, name
     assert not [name for name, state in states.items() if "StringToJson($." in json.dumps(state)], (
@@ -224,9 +229,10 @@ def test_describe_outcome_is_given_every_field_the_outcome_is_read_from() -> Non
     defaults = states["Read the settings"]["Parameters"]
     # THEN it passes each by name (never the whole execution data), and each one a Catch may
     # write starts as null, so the path always exists
-    written = {"error", "rejection", "rollback", "rollback_error"}
+    written = {"error", "rejection", "rollback", "revert", "rollback_error"}
     assert set(payload) == {"execution_id.$", "input.$", "settings.$", "push.$", "migration.$"} | {
-        "rollout.$"
+        "rollout.$",
+        "start.$",
     } | {f"{key}.$" for key in written}
     for key in written:
         assert defaults[key] is None, key
@@ -545,9 +551,17 @@ def test_the_alert_topic_is_encrypted_and_only_its_rules_and_alarms_publish() ->
     policy = RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"]
     principals = {s["Principal"]["Service"] for s in policy["Statement"]}
     assert principals == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
-    for rule in ("AlertRule", "ExecutionStatusRule"):
+    expected = {
+        "AlertRule": [{"Ref": "AlertTopic"}],
+        # and the dead-run compensation (tests/unit/test_template_compensation.py)
+        "ExecutionStatusRule": [
+            {"Ref": "AlertTopic"},
+            {"Fn::GetAtt": ["CompensateRunFunction", "Arn"]},
+        ],
+    }
+    for rule, arns in expected.items():
         targets = RESOURCES[rule]["Properties"]["Targets"]
-        assert [t["Arn"] for t in targets] == [{"Ref": "AlertTopic"}]
+        assert [t["Arn"] for t in targets] == arns
     subscription = RESOURCES["AlertEmailSubscription"]
     assert subscription["Condition"] == "HasAlertEmail"
     assert resolver(AlertEmail="").condition("HasAlertEmail") is False

@@ -16,6 +16,9 @@ PREPARE_ROLLOUT_COLD_START_MS: Final = 300.0
 LAYER_UNZIPPED_BYTES: Final = 30 * 1024 * 1024
 LAYER_ZIPPED_BYTES: Final = 8 * 1024 * 1024
 WARM_UPGRADE_AT_HEAD_MS: Final = 20.0
+# issue 14: what pushgate adds to a deploy at the shipped settings, and a 5-minute rollout's cost
+OWN_OVERHEAD_MS: Final = 3000.0
+ROLLOUT_TRANSITIONS: Final = 40
 
 
 def judge(value: float, limit: float) -> Verdict:

@@ -34,8 +34,8 @@ def _say(message: str) -> None:
     print(f"pushgate bench: {message}", file=sys.stderr, flush=True)  # noqa: T201
 
 
-def _poll_interval(template: Mapping[str, Any], parameters: Mapping[str, str]) -> float:
-    name = "PollIntervalSeconds"
+def _safety_poll(template: Mapping[str, Any], parameters: Mapping[str, str]) -> float:
+    name = "SafetyPollSeconds"
     return float(parameters.get(name) or template["Parameters"][name]["Default"])
 
 
@@ -103,7 +103,7 @@ def run_bench(*, output: Path, repeat: int) -> int:
         attempt(
             "the rehearsal",
             lambda: measure_rehearsal(
-                report, repeat, _poll_interval(template, parameters), cold, functions, logs
+                report, repeat, _safety_poll(template, parameters), cold, functions, logs
             ),
         )
 

@@ -1,8 +1,10 @@
-"""The rehearsal (healthy, instant ECS) and the cost of one deploy.
+"""The rehearsal (healthy, woken by ECS's event) and the cost of one deploy.
 
-Wall time, transitions outside the health polls and per poll (read from the execution history
-and the definition that ran), and the list-price cost of one deploy whose rollout takes five
-minutes at the configured poll interval, with the INIT phase of every function starting cold.
+Wall time, transitions outside the health wait and per safety poll (read from the execution
+history and the definition that ran), the list-price cost of one deploy whose rollout takes
+five minutes at the configured safety poll (it times out until ECS's event wakes the last
+wait), with the INIT phase of every function starting cold, and pushgate's own overhead
+(:mod:`pushgate_cli.bench.overhead`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from pushgate_cli.bench.budgets import MeasurementError, Report
+from pushgate_cli.bench.budgets import (
+    OWN_OVERHEAD_MS,
+    ROLLOUT_TRANSITIONS,
+    MeasurementError,
+    Report,
+)
 from pushgate_cli.bench.cold_start import median
 from pushgate_cli.bench.cost import ROLLOUT_SECONDS, Billed, deploy_cost, polls_for, transitions_for
+from pushgate_cli.bench.overhead import (
+    EVENT_DELIVERY_S,
+    EVENT_DELIVERY_SOURCE,
+    overhead,
+    polling_lag_s,
+)
 from pushgate_cli.bench.stack import CONFIG_ENV, StackFunction
 from pushgate_cli.bench.table import Row, Section, fmt_ms, fmt_usd
 
@@ -72,8 +85,10 @@ class RehearsedRun:
     wall_ms: float
     path: list[str]
     retries: int
-    poll_waits: dict[str, float]  # Wait state -> seconds, for the Wait states entered
+    token_waits: list[tuple[str, str, float]]  # (state, woken|timeout, seconds) of the health wait
     invocations: list[Billed]
+    runs_ms: list[tuple[str, float]]  # (function, duration) of every invocation
+    migration_ms: float  # the runner's own duration_ms (connection, lock, SQL)
     definition: dict[str, Any]
 
 
@@ -96,20 +111,26 @@ def _rehearse_once(polls_to_complete: int, logs: TextIO) -> RehearsedRun:
             stateMachineArn=env.state_machine_arn
         )
         invocations = [Billed(i.memory_mb, i.duration_ms) for i in env.invocations]
+        runs_ms = [(i.function, i.duration_ms) for i in env.invocations]
     waits = result.execution.waits
+    output = result.execution.output if isinstance(result.execution.output, dict) else {}
+    migration = output.get("migration") or {}
     return RehearsedRun(
         wall_ms=wall_ms,
         path=result.path,
         retries=sum(1 for w in waits if w.kind == "retry"),
-        poll_waits={w.state: w.seconds for w in waits if w.kind == "wait"},
+        token_waits=[(w.state, w.kind, w.seconds) for w in waits if w.kind in ("woken", "timeout")],
         invocations=invocations,
+        runs_ms=runs_ms,
+        migration_ms=float(migration.get("duration_ms") or 0.0),
         definition=json.loads(described["definition"]),
     )
 
 
 @dataclass(frozen=True)
 class PollLoop:
-    """The transitions of a healthy run: outside the health polls, per poll, the last poll."""
+    """The transitions of a healthy run: outside the health wait, per safety poll that times
+    out, and the last wait (woken by ECS's event)."""
 
     wait_state: str
     states: set[str]
@@ -118,53 +139,68 @@ class PollLoop:
     final_poll: int
 
 
-def _poll_loop(first: RehearsedRun, two_polls: RehearsedRun, poll_interval: float) -> PollLoop:
-    if len(first.poll_waits) != 1:
-        raise MeasurementError(f"expected one health-poll Wait state, saw {first.poll_waits}")
-    ((wait_state, wait_seconds),) = first.poll_waits.items()
-    if wait_seconds != poll_interval:
+def _poll_loop(first: RehearsedRun, two_polls: RehearsedRun, safety_poll: float) -> PollLoop:
+    if [kind for _, kind, _ in first.token_waits] != ["woken"]:
         raise MeasurementError(
-            f"the rehearsal polled every {wait_seconds} s, the configuration says {poll_interval}"
+            f"the healthy rehearsal was not woken by ECS's event: {first.token_waits}"
+        )
+    ((wait_state, _kind, _seconds),) = first.token_waits
+    timeouts = [seconds for _, kind, seconds in two_polls.token_waits if kind == "timeout"]
+    if timeouts != [safety_poll]:
+        raise MeasurementError(
+            f"a two-wait rollout timed out after {timeouts} s, SafetyPollSeconds is {safety_poll}"
         )
     loop = loop_states(first.definition, wait_state)
     (final_poll,) = poll_lengths(first.path, loop, wait_state)
     lengths = poll_lengths(two_polls.path, loop, wait_state)
     if len(lengths) != 2 or lengths[1] != final_poll:
         raise MeasurementError(
-            f"a two-poll rollout polled {lengths}, the last should be {final_poll}"
+            f"a two-wait rollout waited {lengths}, the last should be {final_poll}"
         )
     base = len(first.path) + first.retries - final_poll
     if transitions_for(base, lengths[0], final_poll, 2) != len(two_polls.path) + two_polls.retries:
-        raise MeasurementError("the two-poll run does not add up: transitions per poll unknown")
+        raise MeasurementError("the two-wait run does not add up: transitions per poll unknown")
     return PollLoop(wait_state, loop, base, lengths[0], final_poll)
 
 
 def measure_rehearsal(
     report: Report,
     repeat: int,
-    poll_interval: float,
+    safety_poll: float,
     init_ms: Mapping[str, float],
     functions: Sequence[StackFunction],
     logs: TextIO,
 ) -> None:
     """``init_ms``: each function's cold start as Lambda would bill its INIT phase, if known."""
-    runs = [_rehearse_once(1, logs) for _ in range(repeat)]
+    runs = [_rehearse_once(2, logs) for _ in range(repeat)]  # woken at the first wait
     first = runs[0]
-    loop = _poll_loop(first, _rehearse_once(2, logs), poll_interval)
-    polls = polls_for(ROLLOUT_SECONDS, poll_interval)
+    loop = _poll_loop(first, _rehearse_once(4, logs), safety_poll)  # one safety poll, then woken
+    polls = polls_for(ROLLOUT_SECONDS, safety_poll)
     rollout_transitions = transitions_for(loop.base, loop.per_poll, loop.final_poll, polls)
     costs = [deploy_cost(rollout_transitions, r.invocations) for r in runs]
     cost = sorted(costs, key=lambda c: c.total_usd)[len(costs) // 2]  # the median run's cost
     cold = [Billed(f.memory_mb, init_ms[f.name]) for f in functions if f.name in init_ms]
     init = deploy_cost(0, cold) if len(cold) == len(functions) else None
     wall = median([r.wall_ms for r in runs])
+    text, verdict = report.budget(
+        "rehearsal.rollout_transitions",
+        rollout_transitions,
+        ROLLOUT_TRANSITIONS,
+        "transitions",
+        f"<= {ROLLOUT_TRANSITIONS} transitions",
+    )
     rows = [
         Row("happy path wall time (waits take no time)", fmt_ms(wall)),
-        Row("transitions excluding the health polls", str(loop.base)),
-        Row("transitions per health poll", f"{loop.per_poll} (the last poll: {loop.final_poll})"),
+        Row("transitions excluding the health wait", str(loop.base)),
         Row(
-            f"{ROLLOUT_SECONDS // 60}-minute rollout, polls every {poll_interval:g} s",
-            f"{polls} polls, {rollout_transitions} transitions",
+            "transitions per safety poll that times out",
+            f"{loop.per_poll} (the wait ECS's event ends: {loop.final_poll})",
+        ),
+        Row(
+            f"{ROLLOUT_SECONDS // 60}-minute rollout, woken by ECS, safety poll {safety_poll:g} s",
+            f"{polls} waits, {rollout_transitions} transitions",
+            text,
+            verdict,
         ),
         Row("cost of one deploy", fmt_usd(cost.total_usd)),
         Row(f"  Step Functions: {cost.transitions} transitions", fmt_usd(cost.step_functions_usd)),
@@ -180,9 +216,11 @@ def measure_rehearsal(
                 fmt_usd(init.lambda_duration_usd),
             )
         )
+    rows += _overhead_rows(report, runs, init_ms, functions, safety_poll)
     report.sections.append(
         Section(
-            f"Rehearsal: healthy, instant ECS, {CONFIG_ENV} parameters; cost at list prices",
+            f"Rehearsal: healthy, woken by ECS's event, {CONFIG_ENV} parameters; "
+            "cost at list prices",
             rows,
         )
     )
@@ -190,17 +228,18 @@ def measure_rehearsal(
         "wall_ms_median": wall,
         "wall_ms_runs": [r.wall_ms for r in runs],
         "transitions_happy_path": [len(r.path) + r.retries for r in runs],
-        "transitions_excluding_health_polls": loop.base,
-        "transitions_per_health_poll": loop.per_poll,
-        "transitions_last_health_poll": loop.final_poll,
-        "health_poll_states": sorted(loop.states),
+        "transitions_excluding_health_wait": loop.base,
+        "transitions_per_safety_poll": loop.per_poll,
+        "transitions_last_wait": loop.final_poll,
+        "health_wait_states": sorted(loop.states),
+        "woken": first.token_waits,
         "path": first.path,
     }
     report.results["cost"] = {
         "rollout_seconds": ROLLOUT_SECONDS,
-        "poll_interval_seconds": poll_interval,
+        "safety_poll_seconds": safety_poll,
         "config_env": CONFIG_ENV,
-        "polls": polls,
+        "waits": polls,
         "transitions": rollout_transitions,
         "lambda_gb_seconds": cost.gb_seconds,
         "lambda_requests": cost.requests,
@@ -212,3 +251,41 @@ def measure_rehearsal(
         "init_if_all_cold_usd": init.lambda_duration_usd if init is not None else None,
         "invocations": [asdict(i) for i in first.invocations],
     }
+
+
+def _overhead_rows(
+    report: Report,
+    runs: Sequence[RehearsedRun],
+    init_ms: Mapping[str, float],
+    functions: Sequence[StackFunction],
+    safety_poll: float,
+) -> list[Row]:
+    missing = [f.name for f in functions if f.name not in init_ms]
+    if missing:
+        raise MeasurementError(f"no cold start measured for {', '.join(missing)}: no overhead")
+    cold = {f.name: init_ms[f.name] for f in functions}
+    measured = [overhead(cold, r.runs_ms, r.migration_ms, EVENT_DELIVERY_S) for r in runs]
+    own = sorted(measured, key=lambda o: o.total_ms)[len(measured) // 2]
+    text, verdict = report.budget(
+        "rehearsal.own_overhead_ms",
+        own.total_ms,
+        OWN_OVERHEAD_MS,
+        "ms",
+        f"<= {OWN_OVERHEAD_MS / 1000:g} s",
+    )
+    report.results["own_overhead"] = {
+        **asdict(own),
+        "total_ms": own.total_ms,
+        "event_delivery": EVENT_DELIVERY_SOURCE,
+        "polling_lag_ms_at_safety_poll": polling_lag_s(safety_poll) * 1000,
+    }
+    return [
+        Row("pushgate's own overhead per deploy", fmt_ms(own.total_ms), text, verdict),
+        Row(f"  INIT, all {len(functions)} functions cold (as measured)", fmt_ms(own.init_ms)),
+        Row("  run time (run_migrations' less the runner's own)", fmt_ms(own.run_ms)),
+        Row("  ECS's event to the wake (assumed)", fmt_ms(own.lag_ms)),
+        Row(
+            f"  polling instead: half of {safety_poll:g} s",
+            fmt_ms(polling_lag_s(safety_poll) * 1000),
+        ),
+    ]

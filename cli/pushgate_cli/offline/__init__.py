@@ -36,10 +36,16 @@ Adding a patch is adding a module to ``gaps``. The gaps closed:
 10. ``gap10_quiet_handled_errors``: moto's evaluator no longer logs handled errors at ERROR.
 11. ``gap11_parse_once``: a definition's syntax tree is parsed once per process, not per
     execution.
+12. ``gap12_uncatchable_errors``: ``States.ALL`` neither catches nor retries ``States.Runtime``
+    and ``States.DataLimitExceeded``: they end the execution, as in AWS.
+13. ``gap13_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
+    the world (:meth:`OfflineStepFunctions.on_token_wait`) or times out at once; both are
+    recorded (``woken`` / ``timeout``), nothing sleeps.
 
 Known remaining gaps (not fixed here):
 
 - ``send_task_failure`` drops ``cause``; ``redrive_execution`` is not implemented.
+- The 256 KiB payload quota is not enforced (no ``States.DataLimitExceeded``).
 - JSONata is not wired in moto: use JSONPath.
 - A Lambda handler is not stopped at its timeout (``get_remaining_time_in_millis`` does count
   down).
@@ -51,11 +57,17 @@ Known remaining gaps (not fixed here):
 """
 
 from pushgate_cli.offline.machine import OfflineStepFunctions
-from pushgate_cli.offline.report import ExecutionReport, ServiceCallHook, WaitRecord
+from pushgate_cli.offline.report import (
+    ExecutionReport,
+    ServiceCallHook,
+    TokenWaitHook,
+    WaitRecord,
+)
 
 __all__ = [
     "ExecutionReport",
     "OfflineStepFunctions",
     "ServiceCallHook",
+    "TokenWaitHook",
     "WaitRecord",
 ]

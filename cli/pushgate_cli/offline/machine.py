@@ -9,13 +9,19 @@ import time
 import zipfile
 from collections.abc import Callable, Collection
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 
 from pushgate_cli.offline import lifecycle
 from pushgate_cli.offline.patching import InProcessLambda, Patches, install_gaps
-from pushgate_cli.offline.report import ExecutionReport, ServiceCallHook, WaitRecord
+from pushgate_cli.offline.report import (
+    ExecutionReport,
+    ServiceCallHook,
+    TokenWaitHook,
+    WaitKind,
+    WaitRecord,
+)
 
 _ACTIVE_LOCK = threading.Lock()
 _active: OfflineStepFunctions | None = None
@@ -45,6 +51,7 @@ class OfflineStepFunctions:
         self._waits: dict[str, list[WaitRecord]] = {}
         self._events: list[dict[str, Any]] = []
         self._hooks: list[ServiceCallHook] = []
+        self._token_hooks: list[TokenWaitHook] = []
         self._role_arn: str | None = None
 
     # -- life cycle -------------------------------------------------------------------------
@@ -143,6 +150,12 @@ class OfflineStepFunctions:
         call a state makes (aws-sdk and optimised ones), e.g. to advance moto's ECS backend."""
         self._hooks.append(hook)
 
+    def on_token_wait(self, hook: TokenWaitHook) -> None:
+        """Call ``hook(execution_arn, state_name)`` when a ``.waitForTaskToken`` task waits for
+        its token (gap 13): what the world does meanwhile (e.g. ECS finishing a rollout and its
+        event waking the task) happens in the hook; no answer by its end is the timeout."""
+        self._token_hooks.append(hook)
+
     def put_events(self) -> list[dict[str, Any]]:
         """Every EventBridge entry put so far, in order, ``Detail`` parsed from JSON."""
         with self._lock:
@@ -212,11 +225,16 @@ class OfflineStepFunctions:
     def in_process_lambda(self, function_name: str) -> InProcessLambda | None:
         return self._lambdas.get(function_name)
 
-    def record_wait(self, env: Any, seconds: float, kind: Literal["wait", "retry"]) -> None:
+    def record_wait(self, env: Any, seconds: float, kind: WaitKind) -> None:
         context = env.states.context_object.context_object_data
         record = WaitRecord(str(context["State"]["Name"]), float(seconds), kind)
         with self._lock:
             self._waits.setdefault(str(context["Execution"]["Id"]), []).append(record)
+
+    def token_waiting(self, env: Any) -> None:
+        context = env.states.context_object.context_object_data
+        for hook in list(self._token_hooks):
+            hook(str(context["Execution"]["Id"]), str(context["State"]["Name"]))
 
     def capture_events(self, entries: list[dict[str, Any]]) -> None:
         with self._lock:

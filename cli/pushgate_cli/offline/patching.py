@@ -14,9 +14,10 @@ import pkgutil
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from pushgate_cli.offline import gaps
+from pushgate_cli.offline.report import WaitKind
 
 
 class UnknownGap(ValueError):
@@ -69,8 +70,12 @@ class Host(Protocol):
     def in_process_lambda(self, function_name: str) -> InProcessLambda | None:
         """The handler registered for this function, if any."""
 
-    def record_wait(self, env: Any, seconds: float, kind: Literal["wait", "retry"]) -> None:
-        """A Wait state or a Retry back-off of ``seconds`` in the execution of ``env``."""
+    def record_wait(self, env: Any, seconds: float, kind: WaitKind) -> None:
+        """A Wait state, a Retry back-off, or a wait for a task token (answered: ``woken``;
+        not: ``timeout``) of ``seconds`` in the execution of ``env``."""
+
+    def token_waiting(self, env: Any) -> None:
+        """A task of the execution of ``env`` waits for its task token: answer it now or never."""
 
     def capture_events(self, entries: list[dict[str, Any]]) -> None:
         """Entries put on EventBridge."""

@@ -46,6 +46,12 @@ class MigrationLockTimeout(MigrationError):
     """Another run held the migration lock for longer than the bounded wait. Nothing was done."""
 
 
+class MigrationOutcomeUnknown(MigrationError):
+    """The COMMIT of a migration was sent but its reply was lost, and re-reading the version
+    table on a new connection could not tell whether it was applied. Nothing is claimed: the
+    database is at the run's from_revision or at its to_revision. Not retryable as is."""
+
+
 class SchemaDrift(MigrationError):
     """The database is not at the revision this run expected. Nothing was done."""
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
+from pushgate.push_rules import MAX_INPUT_BYTES
 
 SUCCEEDED: Final = "Deployment Succeeded"
 FAILED: Final = "Deployment Failed"
@@ -87,6 +88,8 @@ class RunRecord:
     push: Mapping[str, Any]
     migration: Mapping[str, Any]
     rollout: Mapping[str, Any]
+    start: Mapping[str, Any]  # {"from_revision"}: fixed before the first migration attempt
+    revert: Mapping[str, Any]  # run_migrations' revert, once it ran
     error: Mapping[str, Any]
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
@@ -105,6 +108,10 @@ class RunRecord:
             execution_input=event["input"],
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
+                key: _mapping(event, key, optional=True) if key in event else {}
+                for key in ("start", "revert")
+            },
+            **{
                 key: _mapping(event, key, optional=True)
                 for key in ("error", "rejection", "rollback", "rollback_error")
             },
@@ -118,14 +125,31 @@ def report(run: RunRecord) -> dict[str, Any]:
         "repository": run.push.get("repository"),
         "tag": run.push.get("tag"),
         "digest": run.push.get("digest"),
-        "from_revision": run.migration.get("from_revision"),
-        "to_revision": run.migration.get("to_revision"),
+        "from_revision": from_revision(run),
+        "to_revision": to_revision(run),
         "applied": run.migration.get("applied"),
         "previous_task_definition": run.rollout.get("previous_task_definition"),
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
         "console_url": run.settings.get("console_url"),
     }
+
+
+def from_revision(run: RunRecord) -> Any:
+    """The run's starting revision, as noted before the first migration attempt."""
+    if "from_revision" in run.start:
+        return run.start["from_revision"]
+    return run.migration.get("from_revision")
+
+
+def to_revision(run: RunRecord) -> Any:
+    """Where the run took the schema: the migration's end, or, when the migration reported
+    nothing (it failed), where the revert found the database; else the start."""
+    if run.migration.get("to_revision") is not None:
+        return run.migration["to_revision"]
+    if "from_revision" in run.revert:
+        return run.revert["from_revision"]
+    return from_revision(run)
 
 
 def rejection_reason(run: RunRecord) -> str:
@@ -148,6 +172,18 @@ def rejection_reason(run: RunRecord) -> str:
     return f"the image {image} is not in repository {repository}"
 
 
+def _bounded(execution_input: Any) -> Any:
+    """The input as a rejection's event carries it: as given when it is no bigger than a push
+    can be, else a note of its size (a hostile input must not fill the state or the event)."""
+    size = len(json.dumps(execution_input, separators=(",", ":"), ensure_ascii=False).encode())
+    if size <= MAX_INPUT_BYTES:
+        return execution_input
+    return {
+        "omitted": f"the input is {size} bytes of JSON, more than the {MAX_INPUT_BYTES} an "
+        "event carries; the execution's history holds it"
+    }
+
+
 def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     """The outcome's detail-type and the fields only its event has."""
     error = StepError.of(run.error)
@@ -155,7 +191,7 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     if run.rejection:
         return REJECTED, {
             "error": REJECTED_ERROR,
-            "input": run.execution_input,
+            "input": _bounded(run.execution_input),
             "cause": rejection_reason(run),
         }
     if run.rollback_error:

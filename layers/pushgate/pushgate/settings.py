@@ -43,9 +43,17 @@ REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"
 REPOSITORY_REGION: Final = "REPOSITORY_REGION"
 
-# the deployment lock (take_lock) and the serving record (observe_outcome): one DynamoDB table
+# the deployment lock (take_lock), the serving record (observe_outcome) and the health wait
+# (wake_rollout, with CLUSTER_NAME and SERVICE_NAME: item <cluster>/<service>#wake): one table
 LOCK_TABLE_NAME: Final = "LOCK_TABLE_NAME"
 SERVING_RECORD_ID: Final = "SERVING_RECORD_ID"  # the lock_id of the "#serving" item
+
+# a dead run's compensation (compensate_run); CLUSTER_NAME and SERVICE_NAME as above
+DEPLOY_STATE_MACHINE_ARN: Final = "DEPLOY_STATE_MACHINE_ARN"  # the runs it compensates
+EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
+ENVIRONMENT_NAME: Final = "ENVIRONMENT_NAME"
+RUN_MIGRATIONS_FUNCTION: Final = "RUN_MIGRATIONS_FUNCTION"  # name or ARN: its revert action
+RESTORE_PREVIOUS_VERSION: Final = "RESTORE_PREVIOUS_VERSION"  # true | false
 
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"

@@ -3,24 +3,32 @@
 TLS: ``disable``, ``prefer`` (the default, as libpq: TLS when the server offers it) or
 ``require``. The server's certificate is not verified (libpq's ``require`` semantics). With
 ``prefer``, a server that refuses TLS is remembered for the process, so later connections skip
-the TLS request. A failure to connect is DatabaseNotReady or DatabaseConfigError
-(:mod:`pushgate.database.classify`).
+the TLS request. With ``require``, a server that answers the TLS request with "no" is a
+DatabaseConfigError (retrying cannot change its answer); any other failure to connect is
+DatabaseNotReady or DatabaseConfigError (:mod:`pushgate.database.classify`).
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import pg8000.dbapi
 import pg8000.native
 from pg8000.exceptions import InterfaceError
 
+from pushgate import settings
 from pushgate.database.classify import reraise_classified
 from pushgate.database.settings import DatabaseSettings
+from pushgate.errors import DatabaseConfigError
 
 _C = TypeVar("_C")
+# PostgreSQL's SSLRequest: Int32 length 8, Int32 80877103; the server answers one byte, S or N
+# (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL)
+_SSL_REQUEST: Final = struct.pack("!ii", 8, 80877103)
 _plain_servers: set[tuple[str, int]] = set()  # (host, port) that refused TLS under "prefer"
 _tls_context: ssl.SSLContext | None = None
 
@@ -57,13 +65,36 @@ def _open(factory: Callable[..., _C], db: DatabaseSettings, application_name: st
         try:
             return attempt(_no_verify_tls())
         except InterfaceError as exc:
-            # pg8000 raises a bare InterfaceError (no cause) when the server refuses TLS;
-            # socket-level failures always carry their OSError as the cause.
-            if db.sslmode != "prefer" or exc.__cause__ is not None:
+            # pg8000 raises a bare InterfaceError (no cause) when the server refuses TLS (or
+            # closed the connection instead of answering); socket-level failures always carry
+            # their OSError as the cause.
+            if exc.__cause__ is not None:
+                raise
+            if db.sslmode == "require":
+                _refuse_if_server_declines_tls(db)
+                raise
+            if db.sslmode != "prefer":
                 raise
         connection = attempt(False)
         _plain_servers.add((db.host, db.port))
         return connection
+
+
+def _refuse_if_server_declines_tls(db: DatabaseSettings) -> None:
+    """DatabaseConfigError when the server, asked again, really answers "no TLS" (N); return
+    when it answers anything else or cannot be asked (then the failure was not TLS's)."""
+    try:
+        with socket.create_connection((db.host, db.port), timeout=db.connect_timeout) as sock:
+            sock.sendall(_SSL_REQUEST)
+            answer = sock.recv(1)
+    except OSError:
+        return
+    if answer == b"N":
+        raise DatabaseConfigError(
+            f"sslmode is require ({settings.DATABASE_SSLMODE} or the URL's sslmode), but the "
+            f"server at {db.host}:{db.port} does not offer TLS: enable TLS on the server or "
+            "choose another sslmode"
+        )
 
 
 def connect(db: DatabaseSettings, application_name: str = "pushgate") -> pg8000.native.Connection:

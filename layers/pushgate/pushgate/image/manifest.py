@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pushgate.errors import InvalidImage
-from pushgate.image.reference import DIGEST_PATTERN, Platform
+from pushgate.grammar import DIGEST_PATTERN
+from pushgate.image.reference import Platform
 
 OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pushgate.errors import InvalidRequest
+from pushgate.grammar import DIGEST_PATTERN
 
-DIGEST_PATTERN: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 # the OCI distribution spec's repository name grammar (ECR's names are a subset of it)
 REPOSITORY_PATTERN: Final = re.compile(
     r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$"

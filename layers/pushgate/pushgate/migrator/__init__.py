@@ -9,6 +9,8 @@ One job per module:
 - :mod:`~pushgate.migrator.connection`: the connection and the advisory lock;
 - :mod:`~pushgate.migrator.transaction`: the one deadline-aware transaction;
 - :mod:`~pushgate.migrator.retry`: what a failed transaction means (a ``RetryDecision``);
+- :mod:`~pushgate.migrator.outcome`: what a COMMIT whose reply was lost really did;
+- :mod:`~pushgate.migrator.revert`: back to the run's from_revision, only if this run moved it;
 - :mod:`~pushgate.migrator.private`: the one private library call, wrapped once;
 - :mod:`~pushgate.migrator.runner`: :class:`Migrator`, which runs them in order.
 

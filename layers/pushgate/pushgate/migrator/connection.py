@@ -95,13 +95,18 @@ def advisory_lock(conn: Connection, wait_seconds: float, stop_at: float | None) 
     try:
         yield
     finally:
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            conn.commit()
-        except Exception:
-            logger().warning("could not release the migration lock cleanly", exc_info=True)
+        if not conn.invalidated:  # a lost connection's session takes its locks with it
+            _release(conn)
+
+
+def _release(conn: Connection) -> None:
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        conn.commit()
+    except Exception:
+        logger().warning("could not release the migration lock cleanly", exc_info=True)
 
 
 def _acquire(conn: Connection, wait_seconds: float, stop_at: float | None) -> None:

@@ -62,14 +62,19 @@ def run_online(
     fn: StepsFn,
     destination: str,
     before_commit: Callable[[], None],
+    *,
+    per_revision: bool = False,
 ) -> None:
     """Run ``fn``'s steps on ``conn`` (not in a transaction yet) in one transaction, calling
-    ``before_commit`` inside it after the last step (a failure there rolls it all back)."""
+    ``before_commit`` inside it after the last step (a failure there rolls it all back).
+    ``per_revision``: each revision in its own transaction with its version stamp (a run with
+    an autocommit block: what a block commits is then never ahead of the version table by more
+    than the revision it is in)."""
     with _environment(graph, fn, destination_rev=destination) as env:
         env.configure(
             connection=conn,
             transactional_ddl=True,
-            transaction_per_migration=False,
+            transaction_per_migration=per_revision,
             target_metadata=None,
             **_table_options(table),
         )

@@ -18,9 +18,9 @@ DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, 
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
 DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
 
-Action = Literal["plan", "upgrade", "downgrade"]
+Action = Literal["plan", "upgrade", "downgrade", "revert"]
 Direction = Literal["upgrade", "downgrade"]
-ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade")
+ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade", "revert")
 Source = Literal["image", "bundled"]
 SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
 
@@ -126,8 +126,9 @@ class MigrationRequest:
     @classmethod
     def from_event(cls, event: Any) -> MigrationRequest:
         """``{"action", "target"?, "expected_current"?, "image"?: {"registry", "repository",
-        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``;
-        raises InvalidRequest.
+        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``, or
+        ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base); raises
+        InvalidRequest.
 
         A downgrade's ``"target": null`` means base (the database had no revision before the
         run); a downgrade without a target is refused. An upgrade or plan goes to head unless
@@ -137,6 +138,8 @@ class MigrationRequest:
         action = event.get("action")
         if action not in ACTIONS:
             raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        if action == "revert":
+            return cls._revert(event)
         target = event.get("target")
         if action == "downgrade" and "target" not in event:
             raise InvalidRequest(
@@ -157,6 +160,29 @@ class MigrationRequest:
             image=image,
             platform=platform,
             serving_image=None if serving is None else ImageRef.from_event(serving),
+        )
+
+    @classmethod
+    def _revert(cls, event: Mapping[str, Any]) -> MigrationRequest:
+        """Put the database back at ``from_revision`` if, and only if, this run moved it (see
+        :mod:`pushgate.migrator.revert`). The key is required: null is base, absent is an
+        error (a revert aimed at base by accident would drop everything)."""
+        if "from_revision" not in event:
+            raise InvalidRequest("a revert needs 'from_revision' (a revision, or null for base)")
+        start = event["from_revision"]
+        if start is not None and (not isinstance(start, str) or not start.strip()):
+            raise InvalidRequest(f"from_revision must be a revision id or null, got {start!r}")
+        extra = sorted(set(event) - {"action", "from_revision", "image"})
+        if extra:
+            raise InvalidRequest(
+                f"a revert takes only from_revision and image, not {', '.join(extra)}"
+            )
+        image, platform = _image_of(event.get("image"))
+        return cls(
+            action="revert",
+            target=start.strip() if start else "base",
+            image=image,
+            platform=platform,
         )
 
 

@@ -18,6 +18,11 @@ Safety, in the order it happens:
    (:mod:`~pushgate.migrator.retry`): losing the database before or during the transaction is
    ``DatabaseNotReady`` (the state machine retries it; a retry is safe, see 3); credentials
    refused before anything ran, ``DatabaseConfigError``; anything else, ``MigrationFailed``.
+   A COMMIT whose reply is lost is settled on a new connection before anything is said
+   (:mod:`~pushgate.migrator.outcome`): applied, really rolled back, or
+   ``MigrationOutcomeUnknown``.
+7. ``revert`` (:mod:`~pushgate.migrator.revert`): back to the run's ``from_revision`` if, and
+   only if, the database is between it and the scripts' head; a no-op when already there.
 
 The revision graph is read from the files' source once per process (cold start); only the files
 that run are imported, when they must run. The version table is the settings'
@@ -26,6 +31,7 @@ that run are imported, when they must run. The version table is the settings'
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -38,7 +44,8 @@ from sqlalchemy.engine import Connection
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
 from pushgate.errors import MigrationFailed, PushgateError, SchemaDrift
 from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
-from pushgate.migrator.plan import make_plan, offline_sql, pending_revision
+from pushgate.migrator.outcome import Session, settle_lost_commit
+from pushgate.migrator.plan import Plan, make_plan, offline_sql, pending_revision
 from pushgate.migrator.request import (
     MigrationRequest,
     MigrationResult,
@@ -46,6 +53,7 @@ from pushgate.migrator.request import (
     RunLimits,
     migration_result,
 )
+from pushgate.migrator.revert import revert_target
 from pushgate.migrator.scripts import Revision, RevisionGraph, Target
 from pushgate.migrator.transaction import migrate
 
@@ -104,9 +112,16 @@ class Migrator:
                     else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
                 )
                 with lock:
+                    session = Session.of(conn)
                     current = current_revision(conn, self.settings.version_table)
                     conn.commit()
-                    result = self._run_locked(conn, request, target, current, limits, ahead)
+
+                    def settle(plan: Plan, failure: Exception) -> list[str]:
+                        reopen = functools.partial(self._connections.open, db)
+                        table = self.settings.version_table
+                        return settle_lost_commit(reopen, session, plan, failure, limits, table)
+
+                    result = self._run_locked(conn, request, target, current, limits, settle, ahead)
         except PushgateError:
             raise
         except Exception as exc:  # before or around the migration's transaction: nothing changed
@@ -123,17 +138,21 @@ class Migrator:
         target: Target,
         current: str | None,
         limits: RunLimits,
+        settle: Callable[[Plan, Exception], list[str]],
         ahead: AheadCheck | None,
     ) -> MigrationResult:
+        table = self.settings.version_table
+        if request.action == "revert":
+            back_to = revert_target(self.graph, target, current)
+            if back_to is None:
+                return migration_result("revert", current, current, [])  # nothing to undo
+            plan = make_plan(self.graph, "downgrade", back_to, current)
+            applied = migrate(conn, self.graph, plan, limits, table, settle)
+            self._log_committed(request, plan, applied)
+            return migration_result("revert", current, plan.to_revision, applied)
         if isinstance(target, Revision) and target.id == current:
             return migration_result(request.action, current, current, [])  # idempotent
-        schema_ahead = (
-            current is not None
-            and request.action != "downgrade"
-            and ahead is not None
-            and not knows(self.graph, current)
-            and ahead(self.graph.head(), current)
-        )
+        schema_ahead = self._schema_ahead(request, current, ahead)
         if not schema_ahead:
             self.graph.check_known(current)
         expected = request.expected_current
@@ -149,18 +168,35 @@ class Migrator:
         if request.action == "plan":
             result = migration_result("plan", current, plan.to_revision, [])
             result["pending"] = [pending_revision(self.graph, step) for step in plan.steps]
-            result["sql"] = offline_sql(self.graph, plan, self.settings.version_table)
+            result["sql"] = offline_sql(self.graph, plan, table)
             return result
         if not plan.steps:
             return migration_result(request.action, current, current, [])
-        applied = migrate(conn, self.graph, plan, limits, self.settings.version_table)
+        applied = migrate(conn, self.graph, plan, limits, table, settle)
+        self._log_committed(request, plan, applied)
+        return migration_result(request.action, current, plan.to_revision, applied)
+
+    def _schema_ahead(
+        self, request: MigrationRequest, current: str | None, ahead: AheadCheck | None
+    ) -> bool:
+        """An older image over the newer schema of the serving image's scripts: the database's
+        revision is unknown here and ``ahead`` says it descends from this project's head."""
+        return (
+            current is not None
+            and request.action != "downgrade"
+            and ahead is not None
+            and not knows(self.graph, current)
+            and ahead(self.graph.head(), current)
+        )
+
+    @staticmethod
+    def _log_committed(request: MigrationRequest, plan: Plan, applied: list[str]) -> None:
         logger().info(
             "migration committed",
             extra={
                 "action": request.action,
-                "from_revision": current,
+                "from_revision": plan.from_revision,
                 "to_revision": plan.to_revision,
                 "applied": applied,
             },
         )
-        return migration_result(request.action, current, plan.to_revision, applied)

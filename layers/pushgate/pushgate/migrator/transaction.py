@@ -9,13 +9,14 @@ then every pending revision runs in ONE transaction in pushgate's own alembic en
 committed; what happens next is :func:`pushgate.migrator.retry.decide`'s :data:`RetryDecision`,
 unless an autocommit block had committed part of the run: then the version table is re-read and
 the error says where the database really is (no retry: the compensation acts on it), after a
-failed ``CREATE INDEX CONCURRENTLY``'s INVALID index is dropped.
+failed ``CREATE INDEX CONCURRENTLY``'s INVALID index is dropped. A failure of the COMMIT itself
+may have committed: it is settled elsewhere (``migrate``'s ``settle``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext, RevisionStep
@@ -64,7 +65,9 @@ class MigrationTransaction:
         self._table = table
         self._statement_timeout_ms = limits.statement_timeout_ms
         self.running: RevisionStep | None = None
+        self.committing = False  # the COMMIT is next: a failure now may have committed
         self.watch = BlockWatch(conn)
+        self.per_revision = False  # each revision its own transaction (a run with autocommit)
 
     @property
     def where(self) -> str:
@@ -101,6 +104,9 @@ class MigrationTransaction:
                 f"the migration ended at {reached or 'base'}, not at "
                 f"{self._plan.to_revision or 'base'}"
             )
+        # run_online commits next: from here on a lost reply leaves the outcome open
+        # (PostgreSQL may have committed; see pushgate.migrator.outcome)
+        self.committing = True
 
     def run(self) -> None:
         """Run every step and check the version table reached the plan's ``to_revision``."""
@@ -121,9 +127,21 @@ class MigrationTransaction:
                     self._steps,
                     self._plan.destination,
                     self._check_reached,
+                    per_revision=self.per_revision,
                 )
         finally:
             event.remove(conn, "before_cursor_execute", self._before_execute)
+
+
+def _moved(conn: Connection, table: VersionTable, from_revision: str | None) -> bool:
+    """Whether the version table left ``from_revision`` (a revision committed on its own);
+    True when it cannot be read: then where the database is must be said, not assumed."""
+    try:
+        reached = current_revision(conn, table)
+        conn.commit()
+    except Exception:
+        return True
+    return reached != from_revision
 
 
 def _partly_committed(
@@ -137,6 +155,12 @@ def _partly_committed(
     """The error of a run an autocommit block had partly committed: where the database is,
     re-read (never assumed), what was committed and what was cleaned up."""
     blocks = ", ".join(transaction.watch.committed_in)
+    what = (
+        f"an autocommit block (in {blocks}) had committed part of the run"
+        if blocks
+        else "the revisions before it were committed one by one (a pending revision has an "
+        "autocommit block, so each revision is its own transaction)"
+    )
     try:
         with transaction.watch:
             dropped = drop_new_invalid_indexes(conn, invalid_before)
@@ -144,9 +168,9 @@ def _partly_committed(
         conn.commit()
     except Exception as exc:
         return MigrationFailed(
-            f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
-            f"{blocks}) had committed part of the run, and where the database is now could "
-            f"not be read ({describe_error(exc)}): check it before anything else"
+            f"{transaction.where} failed: {describe_error(failure)}; {what}, and where the "
+            f"database is now could not be read ({describe_error(exc)}): check it before "
+            "anything else"
         )
     revisions = plan.revisions
     committed = revisions[: revisions.index(reached) + 1] if reached in revisions else []
@@ -172,28 +196,39 @@ def _partly_committed(
             f"{plan.from_revision or 'base'}"
         )
     return MigrationFailed(
-        f"{transaction.where} failed: {describe_error(failure)}; an autocommit block (in "
-        f"{blocks}) had committed part of the run: {where}{cleaned}"
+        f"{transaction.where} failed: {describe_error(failure)}; {what}: {where}{cleaned}"
     )
 
 
 def migrate(
-    conn: Connection, graph: RevisionGraph, plan: Plan, limits: RunLimits, table: VersionTable
+    conn: Connection,
+    graph: RevisionGraph,
+    plan: Plan,
+    limits: RunLimits,
+    table: VersionTable,
+    settle: Callable[[Plan, Exception], list[str]],
 ) -> list[str]:
-    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied."""
+    """Run the plan in one transaction, retried as :func:`decide` says; the revisions applied.
+    A failure of the COMMIT itself goes to ``settle`` (the outcome is unknown until the version
+    table is re-read elsewhere: :func:`pushgate.migrator.outcome.settle_lost_commit`)."""
     blocks_possible = any(graph.get(rev).autocommit for rev in plan.revisions)
     invalid_before = invalid_indexes(conn) if blocks_possible else set()
     attempt = 0
     while True:
         attempt += 1
         transaction = MigrationTransaction(conn, graph, plan, limits, table)
+        transaction.per_revision = blocks_possible
         try:
             transaction.run()
             return plan.revisions
         except Exception as exc:
+            if transaction.committing and not isinstance(exc, PushgateError):
+                return settle(plan, exc)
             if conn.in_transaction():
                 conn.rollback()
-            if transaction.watch.committed_in:
+            if transaction.watch.committed_in or (
+                blocks_possible and _moved(conn, table, plan.from_revision)
+            ):
                 raise _partly_committed(
                     conn, transaction, plan, table, invalid_before, exc
                 ) from exc
