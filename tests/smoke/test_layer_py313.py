@@ -412,3 +412,24 @@ def test_a_layer_missing_a_dependency_fails_the_same_run(
         )
     assert failed.value.error_type == "ModuleNotFoundError"
     assert failed.value.missing_module == "mako"
+
+
+@pytest.mark.parametrize(
+    ("source", "reader_loaded"), [("bundled", False), ("image", True)], ids=["bundled", "image"]
+)
+def test_run_migrations_loads_the_image_reader_only_to_read_images(
+    source: str, reader_loaded: bool, lambda_python: LambdaPython, stack: Stack
+) -> None:
+    # GIVEN run_migrations' environment with MigrationsSource bundled, or image
+    name = "run_migrations"
+    function_dir = REPO_ROOT / "functions" / name
+    own = {**stack.environments[name], settings.MIGRATIONS_SOURCE: source}
+    env = lambda_environment(name, function_dir, stack.memory[name], own, FAKE_CREDENTIALS)
+    # WHEN its process starts
+    started = lambda_python.run(function_dir, env)
+    # THEN it starts cleanly, and the registry reader (http.client, tarfile) is loaded only
+    # where it will read an image: the bundled scripts' cold start does not pay for it
+    assert started.cold_start_errors == []
+    assert "pushgate.image.reference" in started.modules
+    loaded = {m for m in ("pushgate.image.reader", "http.client") if m in started.modules}
+    assert loaded == ({"pushgate.image.reader", "http.client"} if reader_loaded else set())
