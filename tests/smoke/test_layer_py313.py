@@ -16,6 +16,7 @@ fails the same run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -24,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pg8000.native
@@ -39,6 +40,7 @@ from pushgate_cli.lambda_python import (
     LambdaPython,
     build_host_layer,
     find_python313,
+    is_python313,
     lambda_environment,
 )
 from pushgate_cli.template import (
@@ -79,9 +81,27 @@ def python313() -> str:
     return found
 
 
+# `make smoke-arm64` runs these tests on the real aarch64 layer (the one `sam build` ships) with
+# Debian's arm64 python3.13 under qemu-user: it names that interpreter (a wrapper script), the
+# layer's python/ (read-only) and the runtime's SDK. Unset (`make test`): the host layer, built
+# here.
+ARM64_PYTHON: Final = "PUSHGATE_SMOKE_ARM64_PYTHON"
+ARM64_LAYER: Final = "PUSHGATE_SMOKE_ARM64_LAYER"
+ARM64_RUNTIME_SDK: Final = "PUSHGATE_SMOKE_ARM64_RUNTIME_SDK"
+ARM64_TIMEOUT_S: Final = 600  # an emulated start of run_migrations takes seconds, not ms
+
+
 @pytest.fixture(scope="session")
 def lambda_python(python313: str, tmp_path_factory: pytest.TempPathFactory) -> LambdaPython:
-    return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    arm64 = [os.environ.get(name) for name in (ARM64_PYTHON, ARM64_LAYER, ARM64_RUNTIME_SDK)]
+    if not any(arm64):
+        return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    python, layer, sdk = arm64
+    if not (python and layer and sdk):
+        pytest.fail(f"set all of {ARM64_PYTHON}, {ARM64_LAYER} and {ARM64_RUNTIME_SDK}, or none")
+    if not is_python313(python):
+        pytest.fail(f"{ARM64_PYTHON}={python} does not run CPython 3.13")
+    return LambdaPython(python, Path(layer), Path(sdk), timeout_s=ARM64_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
