@@ -8,13 +8,15 @@ connection is a Secrets Manager secret, and the ECS service, in moto's server (i
 python3.13 venv, reached over HTTP, so nothing of moto's is on the handlers' path).
 WHEN each handler's process starts and is invoked once.
 THEN it answers what it answers in AWS, its cold start found byte code for every module it
-loaded from the layer, and nothing was written into the layer. A layer missing a dependency
+loaded from the layer (or tried: an optional import that fails on Linux is compiled all the
+same), and nothing was written into the layer. A layer missing a dependency
 fails the same run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pg8000.native
@@ -38,6 +40,7 @@ from pushgate_cli.lambda_python import (
     LambdaPython,
     build_host_layer,
     find_python313,
+    is_python313,
     lambda_environment,
 )
 from pushgate_cli.template import (
@@ -78,9 +81,27 @@ def python313() -> str:
     return found
 
 
+# `make smoke-arm64` runs these tests on the real aarch64 layer (the one `sam build` ships) with
+# Debian's arm64 python3.13 under qemu-user: it names that interpreter (a wrapper script), the
+# layer's python/ (read-only) and the runtime's SDK. Unset (`make test`): the host layer, built
+# here.
+ARM64_PYTHON: Final = "PUSHGATE_SMOKE_ARM64_PYTHON"
+ARM64_LAYER: Final = "PUSHGATE_SMOKE_ARM64_LAYER"
+ARM64_RUNTIME_SDK: Final = "PUSHGATE_SMOKE_ARM64_RUNTIME_SDK"
+ARM64_TIMEOUT_S: Final = 600  # an emulated start of run_migrations takes seconds, not ms
+
+
 @pytest.fixture(scope="session")
 def lambda_python(python313: str, tmp_path_factory: pytest.TempPathFactory) -> LambdaPython:
-    return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    arm64 = [os.environ.get(name) for name in (ARM64_PYTHON, ARM64_LAYER, ARM64_RUNTIME_SDK)]
+    if not any(arm64):
+        return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    python, layer, sdk = arm64
+    if not (python and layer and sdk):
+        pytest.fail(f"set all of {ARM64_PYTHON}, {ARM64_LAYER} and {ARM64_RUNTIME_SDK}, or none")
+    if not is_python313(python):
+        pytest.fail(f"{ARM64_PYTHON}={python} does not run CPython 3.13")
+    return LambdaPython(python, Path(layer), Path(sdk), timeout_s=ARM64_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +252,7 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
     env = lambda_environment(
         name, function_dir, stack.memory[name], stack.environments[name], extra
     )
-    started = lambda_python.run(function_dir, env, event)
+    started = lambda_python.run(function_dir, env, event, watch_compiles=True)
     assert started.cold_start_errors == [], started.cold_start_errors
     assert started.invocation is not None
     assert "result" in started.invocation, started.invocation
@@ -245,6 +266,10 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
         if not (f.parent / "__pycache__" / f"{f.stem}.cpython-313.pyc").is_file()
     ]
     assert without_byte_code == [], f"{name}'s cold start compiled these from source"
+    # nor any it tried and did not keep (an optional import that fails on Linux)
+    compiled = [Path(f).resolve() for f in started.compiled]
+    compiled_in_layer = [str(f.relative_to(layer)) for f in compiled if f.is_relative_to(layer)]
+    assert compiled_in_layer == [], f"{name}'s cold start compiled these from source"
     return started.invocation["result"]
 
 
@@ -407,3 +432,24 @@ def test_a_layer_missing_a_dependency_fails_the_same_run(
         )
     assert failed.value.error_type == "ModuleNotFoundError"
     assert failed.value.missing_module == "mako"
+
+
+@pytest.mark.parametrize(
+    ("source", "reader_loaded"), [("bundled", False), ("image", True)], ids=["bundled", "image"]
+)
+def test_run_migrations_loads_the_image_reader_only_to_read_images(
+    source: str, reader_loaded: bool, lambda_python: LambdaPython, stack: Stack
+) -> None:
+    # GIVEN run_migrations' environment with MigrationsSource bundled, or image
+    name = "run_migrations"
+    function_dir = REPO_ROOT / "functions" / name
+    own = {**stack.environments[name], settings.MIGRATIONS_SOURCE: source}
+    env = lambda_environment(name, function_dir, stack.memory[name], own, FAKE_CREDENTIALS)
+    # WHEN its process starts
+    started = lambda_python.run(function_dir, env)
+    # THEN it starts cleanly, and the registry reader (http.client, tarfile) is loaded only
+    # where it will read an image: the bundled scripts' cold start does not pay for it
+    assert started.cold_start_errors == []
+    assert "pushgate.image.reference" in started.modules
+    loaded = {m for m in ("pushgate.image.reader", "http.client") if m in started.modules}
+    assert loaded == ({"pushgate.image.reader", "http.client"} if reader_loaded else set())

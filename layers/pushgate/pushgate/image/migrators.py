@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pushgate.errors import InvalidImage, InvalidRequest
-from pushgate.image.reader import ImageReader, ImageScripts
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.migrator import MigrationRequest, MigrationSettings, Migrator
 from pushgate.migrator.runner import AheadCheck, knows
+
+if TYPE_CHECKING:  # annotations only: MigrationsSource=bundled never loads the image reader
+    from pushgate.image.reader import ImageReader, ImageScripts
 
 MAX_MIGRATORS: Final = 4  # built migrators kept in memory (the newest; a deploy names 1 or 2)
 
