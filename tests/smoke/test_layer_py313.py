@@ -180,7 +180,8 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
         )
         resolver = Resolver(
             template,
-            {**parameters, "DatabaseSecretArn": secret["ARN"]},
+            # the bundled scripts: no registry here (the image source: tests/integration)
+            {**parameters, "DatabaseSecretArn": secret["ARN"], "MigrationsSource": "bundled"},
             refs={
                 **{name: f"pushgate-{name}" for name in template["Resources"]},
                 "LockTable": "pushgate-smoke-locks",
