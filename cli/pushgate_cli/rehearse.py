@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -62,11 +63,14 @@ FUNCTIONS = (
     "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
+    "ReviewSchemaFunction",
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
 )
 INITIAL_DESIRED_COUNT = 2
+# squawk-cli (requirements/dev.txt) puts its binary beside this interpreter
+LOCAL_SQUAWK = Path(sys.executable).parent / "squawk"
 
 # detail-type of the event a run puts -> the run's status
 OUTCOMES: Mapping[str, str] = {
@@ -520,6 +524,9 @@ class RehearsalEnvironment:
             # in AWS the package holds the scripts (functions/<name>/migrations); here they are
             # the rehearsal's (a scenario may add a revision to a copy)
             environment[settings.MIGRATIONS_DIR] = str(self._migrations)
+        if settings.SQUAWK_PATH in environment:
+            # in AWS the squawk layer's /opt/bin/squawk; here the same version from the venv
+            environment[settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
         return environment
 
     def _function_name(self, logical_id: str) -> str:

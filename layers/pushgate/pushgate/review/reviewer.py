@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pushgate.errors import SchemaChangeRejected
+from pushgate.migrator.runner import knows
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.review.accept import accepted_in_file
 from pushgate.review.render import RenderedSQL, pending_sql
@@ -28,13 +29,6 @@ def read_accepts(graph: RevisionGraph, revision: str) -> Accepts:
         return Accepts(accepted_in_file(graph.get(revision).path))
     except ValueError as exc:
         return Accepts(error=str(exc)[:300])
-
-
-def knows(graph: RevisionGraph, revision: str | None) -> bool:
-    """Whether the project has ``revision`` (None, base, it always has)."""
-    if revision is None:
-        return True
-    return any(r.revision == revision for r in graph.base_to_head())
 
 
 @dataclass(frozen=True)
@@ -66,7 +60,7 @@ class SchemaReviewer:
         """The review of every revision from ``from_revision`` to the graph's head. A database at
         a revision this project does not know has nothing to review here: "Run migrations"
         decides (an older image over a newer schema, or drift)."""
-        if not knows(graph, from_revision):
+        if from_revision is not None and not knows(graph, from_revision):
             return Review(self.policy, (), self.squawk.version())
         rendered = pending_sql(graph, from_revision, self.table)
         accepts = {sql.revision: read_accepts(graph, sql.revision) for sql in rendered}
