@@ -3,6 +3,7 @@ squawk, each verdict and the acceptance under each SchemaPolicy (issue 11)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from pushgate_cli import rehearse as rehearse_module
+from pushgate_cli.main import EXIT_OK, EXIT_USAGE, main
 from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment, RunResult
 
 from tests.review_projects import (
@@ -169,3 +171,38 @@ def test_squawk_missing_fails_the_run_loudly_with_nothing_migrated(
     assert (result.status, result.revision_after, locks) == ("failed", "r1", [])
     assert (event["detail_type"], event["error"]) == ("Deployment Failed", "SchemaReviewFailed")
     assert "squawk is not at" in event["cause"]
+
+
+def test_each_policy_is_rehearsed_with_parameter_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GIVEN a dropping revision and dev's warn WHEN rehearsed with --parameter-overrides
+    SchemaPolicy=enforce THEN --json's review is the rejection (and the HTML report shows it);
+    with warn, the verdicts."""
+    migrations = str(project(tmp_path, DROP_NICKNAME))
+    html = tmp_path / "report.html"
+
+    enforce = ["--parameter-overrides", "SchemaPolicy=enforce", "--expect", "rejected"]
+    code = main(["rehearse", "--migrations", migrations, *enforce, "--json", "--html", str(html)])
+    rejected = json.loads(capsys.readouterr().out)
+    assert (code, rejected["status"]) == (EXIT_OK, "rejected")
+    assert rejected["review"]["error"] == "SchemaChangeRejected"
+    assert "ban-drop-column" in rejected["review"]["cause"]
+    assert "SchemaChangeRejected" in html.read_text()
+
+    assert main(["rehearse", "--migrations", migrations, "--json"]) == EXIT_OK
+    warned = json.loads(capsys.readouterr().out)["review"]
+    assert (warned["policy"], warned["verdict"], warned["squawk"]) == (
+        "warn",
+        "breaks-serving",
+        "2.68.0",
+    )
+    assert warned["revisions"][0]["findings"][0]["rule"] == "ban-drop-column"
+
+
+def test_a_parameter_the_template_does_not_have_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for override in ("SchemaPolicy=strict", "NoSuchParameter=1", "novalue"):
+        assert main(["rehearse", "--parameter-overrides", override]) == EXIT_USAGE
+        assert "--parameter-overrides" in capsys.readouterr().err
