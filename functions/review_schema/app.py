@@ -47,24 +47,25 @@ def _migrators() -> BundledMigrator | ImageMigrators | InvalidRequest:
         return exc
 
 
-def _reviewer() -> SchemaReviewer | PushgateError:
+def _reviewer() -> SchemaReviewer | InvalidRequest:
     try:
         return reviewer_from_env(os.environ)
-    except PushgateError as exc:  # InvalidRequest (a setting), SchemaReviewFailed (no squawk)
+    except InvalidRequest as exc:  # a setting
         return exc
 
 
-# cold start: the settings validated, squawk found, the bundled scripts parsed, once
+# cold start: the settings validated, the bundled scripts parsed, once (squawk is asked by
+# each review: missing, it is SchemaReviewFailed)
 MIGRATORS: BundledMigrator | ImageMigrators | InvalidRequest = _migrators()
-REVIEWER: SchemaReviewer | PushgateError = _reviewer()
+REVIEWER: SchemaReviewer | InvalidRequest = _reviewer()
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
         reviewer, migrators = REVIEWER, MIGRATORS
-        if isinstance(reviewer, PushgateError):
-            raise type(reviewer)(str(reviewer))
+        if isinstance(reviewer, InvalidRequest):
+            raise InvalidRequest(str(reviewer))
         if isinstance(migrators, InvalidRequest):
             raise InvalidRequest(str(migrators))
         request = ReviewRequest.from_event(event)

@@ -212,8 +212,11 @@ def test_every_rule_in_the_table_is_one_the_pinned_squawk_knows() -> None:
 def test_squawk_missing_or_crashing_fails_the_review_loudly(tmp_path: Path) -> None:
     """GIVEN no binary, one that prints no report, one that prints something else WHEN the
     review runs THEN SchemaReviewFailed, never a silent pass."""
+    absent = reviewer_from_env(
+        {settings.SCHEMA_POLICY: "warn", settings.SQUAWK_PATH: str(tmp_path / "squawk")}
+    )
     with pytest.raises(SchemaReviewFailed, match="squawk is not at"):
-        reviewer_from_env({settings.SCHEMA_POLICY: "warn", settings.SQUAWK_PATH: "/nope/squawk"})
+        absent.review_graph(RevisionGraph(MIGRATIONS), None)
     for program in ("/bin/false", "/bin/echo"):
         with pytest.raises(SchemaReviewFailed):
             Squawk(Path(program), ()).lint({"a.sql": "ALTER TABLE t DROP COLUMN c;\n"})

@@ -3,7 +3,6 @@ required (the template sets them; no silent default), and the version table's.""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from pushgate.environ import required
 from pushgate.errors import InvalidRequest
 from pushgate.review.reviewer import SchemaReviewer
 from pushgate.review.rules import MOOT
-from pushgate.review.squawk import Squawk, missing
+from pushgate.review.squawk import Squawk
 from pushgate.review.verdicts import POLICIES, Policy
 from pushgate.versiontable import VersionTable
 
@@ -28,15 +27,14 @@ def read_policy(environ: Mapping[str, str]) -> Policy:
 
 
 def squawk_at(environ: Mapping[str, str]) -> Squawk:
-    """``SQUAWK_PATH``: an absolute path to an executable file (InvalidRequest when not set or
-    relative; SchemaReviewFailed when nothing runnable is there), squawk run without the rules
-    pushgate makes moot."""
+    """``SQUAWK_PATH``: an absolute path (InvalidRequest when not set or relative), squawk run
+    without the rules pushgate makes moot. Whether a squawk is there is asked by every review
+    (``squawk --version`` first: SchemaReviewFailed when it is missing or not squawk), not at
+    cold start: the layer's build traces the cold start where the layer is not mounted."""
     (value,) = required(environ, [settings.SQUAWK_PATH])
     path = Path(value)
     if not path.is_absolute():
         raise InvalidRequest(f"{settings.SQUAWK_PATH} must be an absolute path, got {value!r}")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise missing(path)
     return Squawk(path, exclude=sorted(MOOT))
 
 
