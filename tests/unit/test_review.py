@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from pushgate import settings
 from pushgate.errors import InvalidRequest, SchemaChangeRejected, SchemaReviewFailed
-from pushgate.migrator.scripts import RevisionGraph
+from pushgate.migrator.plan import make_plan, offline_sql
+from pushgate.migrator.scripts import Revision, RevisionGraph
 from pushgate.review import MOOT, RULES, SchemaReviewer, enforce, full_result, summary
 from pushgate.review.config import reviewer_from_env
-from pushgate.review.render import pending_sql
+from pushgate.review.render import pending_sql, split_offline_sql
 from pushgate.review.squawk import Squawk
 from pushgate.review.summary import MAX_FULL_BYTES, MAX_SUMMARY_FINDINGS
 from pushgate.versiontable import VersionTable
@@ -234,3 +235,22 @@ def test_squawk_missing_or_crashing_fails_the_review_loudly(tmp_path: Path) -> N
 def test_the_settings_are_required_and_checked(environ: dict[str, str]) -> None:
     with pytest.raises(InvalidRequest):
         reviewer_from_env(environ)
+
+
+def test_sql_rendered_as_one_run_splits_into_what_pending_sql_gives() -> None:
+    """GIVEN the bundled chain rendered as one offline run (what `alembic upgrade base:head
+    --sql` prints, as a task-runner image would) WHEN split per revision THEN each revision's
+    SQL is exactly what pushgate renders for it, so review_rendered judges it the same."""
+    graph = RevisionGraph(MIGRATIONS)
+    table = VersionTable()
+    plan = make_plan(graph, "upgrade", Revision(HEAD), None)
+    one_run = offline_sql(graph, plan, table)
+
+    split = split_offline_sql(one_run, table)
+
+    upgrades = [r for r in pending_sql(graph, None, table) if r.direction == "upgrade"]
+    assert "alembic_version" in one_run
+    assert "BEGIN;" in one_run
+    assert split == upgrades
+    review = reviewer().review_rendered(split, {})
+    assert [r.verdict for r in review.revisions] == ["safe", "safe", "blocks-serving"]

@@ -18,7 +18,7 @@ The names below are the package's public API.
 from __future__ import annotations
 
 from pushgate.review.config import reviewer_from_env
-from pushgate.review.render import RenderedSQL, pending_sql
+from pushgate.review.render import RenderedSQL, pending_sql, split_offline_sql
 from pushgate.review.reviewer import SchemaReviewer, enforce
 from pushgate.review.rules import MOOT, RULES, Verdict
 from pushgate.review.summary import ReviewSummary, full_result, summary
@@ -38,5 +38,6 @@ __all__ = [
     "full_result",
     "pending_sql",
     "reviewer_from_env",
+    "split_offline_sql",
     "summary",
 ]

@@ -13,9 +13,10 @@ rendered (it reads the database, say) is noted with its error, and the others st
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from alembic.runtime.migration import MigrationContext, RevisionStep
 
@@ -26,6 +27,7 @@ from pushgate.migrator.scripts import Revision, RevisionGraph
 from pushgate.versiontable import VersionTable
 
 MAX_ERROR = 300  # a render error's words, as a finding quotes them
+_RUNNING: Final = re.compile(r"^-- Running (upgrade|downgrade) (.*?) -> (.*?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,26 @@ def pending_sql(
         return []
     downgrade = make_plan(graph, "downgrade", Revision(from_revision), head)
     return _render(graph, upgrade, table) + _render(graph, downgrade, table)
+
+
+def split_offline_sql(text: str, table: VersionTable) -> list[RenderedSQL]:
+    """``alembic upgrade {from}:head --sql``'s output (one run of several revisions, as a
+    task-runner project renders it in its own image: issue 10), cut per revision at alembic's
+    ``-- Running upgrade a -> b`` lines into what :func:`pending_sql` gives: without the run's
+    BEGIN/COMMIT and without ``table``'s version statements, ready for
+    :meth:`~pushgate.review.reviewer.SchemaReviewer.review_rendered`."""
+    name = rf'(?:\S+\.)?"?{re.escape(table.name)}"?'
+    stamp = re.compile(
+        rf"^(?:UPDATE|INSERT INTO|DELETE FROM|CREATE TABLE) {name}[ (\n][^;]*;\n*", re.MULTILINE
+    )
+    marks = list(_RUNNING.finditer(text))
+    rendered = []
+    for mark, after in zip(marks, [*marks[1:], None], strict=True):
+        body = text[mark.end() : after.start() if after else len(text)]
+        if after is None:  # the run's own COMMIT
+            body = re.sub(r"\n\s*COMMIT;\s*$", "\n", body)
+        body = stamp.sub("", body).strip("\n")
+        direction: Direction = "upgrade" if mark.group(1) == "upgrade" else "downgrade"
+        revision = mark.group(3) if direction == "upgrade" else mark.group(2)
+        rendered.append(RenderedSQL(revision.strip(), direction, f"{body}\n\n" if body else ""))
+    return rendered
