@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
@@ -29,6 +29,7 @@ ROLLBACK_FAILED: Final = "Rollback Failed"
 REJECTED_ERROR: Final = "DeploymentRejected"  # the error of every rejection's event
 INVALID_PUSH: Final = "InvalidPush"  # describe_push's refusal: its message is the reason
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
+NOT_PROMOTED: Final = "NotPromoted"  # "Note the missing promotion": the ledger has no record
 
 
 class Announcement(TypedDict):
@@ -94,6 +95,9 @@ class RunRecord:
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
     rollback_error: Mapping[str, Any]
+    # the lower environment's ledger record ({"Item": ...}) once the promotion check read it
+    promotion: Mapping[str, Any] = field(default_factory=dict)
+    ledger_error: Mapping[str, Any] = field(default_factory=dict)  # the ledger write's failure
 
     @classmethod
     def from_event(cls, event: Any) -> RunRecord:
@@ -109,7 +113,7 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert")
+                for key in ("start", "revert", "promotion", "ledger_error")
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -119,8 +123,9 @@ class RunRecord:
 
 
 def report(run: RunRecord) -> dict[str, Any]:
-    """The fields every Deployment event carries."""
+    """The fields every Deployment event carries, and those of the steps that ran."""
     return {
+        **_steps(run),
         "environment": run.settings.get("environment"),
         "repository": run.push.get("repository"),
         "tag": run.push.get("tag"),
@@ -132,6 +137,39 @@ def report(run: RunRecord) -> dict[str, Any]:
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
         "console_url": run.settings.get("console_url"),
+    }
+
+
+def _steps(run: RunRecord) -> dict[str, Any]:
+    """What only some runs did: the promotion check that let the digest through (`promoted`)
+    and the ledger write that failed (`ledger_error`)."""
+    steps: dict[str, Any] = {}
+    record = _ledger_record(run.promotion)
+    if record:
+        steps["promoted"] = {
+            key: record.get(key) for key in ("environment", "revision", "deployed_at", "execution")
+        }
+    if run.ledger_error:
+        failed = StepError.of(run.ledger_error)
+        steps["ledger_error"] = {
+            "error": failed.error,
+            "cause": failed.cause,
+            "consequence": f"the deploy ledger has no record of this deploy in "
+            f"{run.settings.get('environment')}: an environment that requires promotion from "
+            "it rejects this digest until a replay here succeeds and is recorded",
+        }
+    return steps
+
+
+def _ledger_record(promotion: Mapping[str, Any]) -> dict[str, Any]:
+    """A ledger item's string attributes ({"S": ...}) as plain values; {} for no item."""
+    item = promotion.get("Item")
+    if not isinstance(item, Mapping):
+        return {}
+    return {
+        key: value.get("S")
+        for key, value in item.items()
+        if isinstance(value, Mapping) and isinstance(value.get("S"), str)
     }
 
 
@@ -157,6 +195,8 @@ def rejection_reason(run: RunRecord) -> str:
     caught = StepError.of(run.rejection)
     if caught.error == INVALID_PUSH and isinstance(caught.cause, str):
         return caught.cause
+    if caught.error == NOT_PROMOTED:
+        return not_promoted_reason(run)
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
     said = isinstance(caught.error, str) and isinstance(caught.cause, str)
@@ -170,6 +210,16 @@ def rejection_reason(run: RunRecord) -> str:
             f"the image {image} is not in repository {repository}: {caught.error}: {caught.cause}"
         )
     return f"the image {image} is not in repository {repository}"
+
+
+def not_promoted_reason(run: RunRecord) -> str:
+    """The promotion check found no ledger record of the digest in the lower environment."""
+    environment, lower = run.settings.get("environment"), run.settings.get("promotion_from")
+    digest = run.push.get("digest")
+    return (
+        f"{environment} deploys only what {lower} deployed first, and the deploy ledger has no "
+        f"successful {lower} deploy of {digest}: deploy it to {lower}, then replay it here"
+    )
 
 
 def _bounded(execution_input: Any) -> Any:
