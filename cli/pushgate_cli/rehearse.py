@@ -66,6 +66,7 @@ FUNCTIONS = (
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
+    "AwaitSnapshotFunction",
 )
 INITIAL_DESIRED_COUNT = 2
 
@@ -509,6 +510,7 @@ class RehearsalEnvironment:
             # another stack's ledger (samconfig names dev's): the rehearsal's one account holds
             # it, the same-account case
             parameters["DeployLedgerTableArn"] = ledger_arn
+        self._database_to_snapshot(parameters)
         if parameters.get("TargetGroupArn"):  # qa, beta, prod: the service's target group
             parameters["TargetGroupArn"] = self._target_group(p("ServiceName"))
         if "DatabaseSecretArn" in self.template.get("Parameters", {}):
@@ -654,6 +656,28 @@ class RehearsalEnvironment:
             except ledger_file.LedgerFileError as exc:
                 raise RehearsalError(str(exc)) from exc
         return str(created["TableDescription"]["TableArn"])
+
+    @staticmethod
+    def _database_to_snapshot(parameters: Mapping[str, str]) -> None:
+        """The RDS instance (or Aurora cluster) DatabaseInstanceId (DatabaseClusterId) names,
+        in moto: what "Take a snapshot first?" snapshots. Its endpoint is not the database the
+        run migrates (that one is real); only its snapshots matter here."""
+        rds = boto3.client("rds", region_name=REGION)
+        credentials = {"MasterUsername": "pushgate", "MasterUserPassword": "rehearsal-only-0"}
+        if parameters.get("DatabaseInstanceId"):
+            rds.create_db_instance(
+                DBInstanceIdentifier=parameters["DatabaseInstanceId"],
+                DBInstanceClass="db.t4g.micro",
+                Engine="postgres",
+                AllocatedStorage=20,
+                **credentials,
+            )
+        if parameters.get("DatabaseClusterId"):
+            rds.create_db_cluster(
+                DBClusterIdentifier=parameters["DatabaseClusterId"],
+                Engine="aurora-postgresql",
+                **credentials,
+            )
 
     @staticmethod
     def _target_group(service: str) -> str:

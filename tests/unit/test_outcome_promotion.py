@@ -1,4 +1,4 @@
-"""describe_outcome: the promotion check and the deploy ledger in the events (issue 12)."""
+"""describe_outcome: promotion, the deploy ledger and the snapshot in the events (issue 12)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,22 @@ def test_a_failed_ledger_write_is_reported_on_the_success_with_its_consequence()
     assert (noted["error"], noted["cause"]) == ("DynamoDB.AccessDeniedException", "not authorized")
     assert "prod" in noted["consequence"]
     assert "rejects this digest" in noted["consequence"]
+
+
+def test_every_event_after_the_snapshot_names_it_for_a_restore() -> None:
+    # GIVEN a run that took a snapshot, then failed its migration
+    snapshot = {
+        "kind": "instance",
+        "id": "pushgate-web-7f7f7f7f7f7f-20261201-090000",
+        "arn": "arn:aws:rds:us-east-1:123456789012:snapshot:pushgate-web-7f7f",
+        "status": "available",
+        "created_at": "2026-12-01T09:00:07+00:00",
+    }
+    failed = {"Error": "MigrationFailed", "Cause": "revision c47a91e2b5d8 failed"}
+    # WHEN its outcome is described
+    announcement = describe_outcome(run(snapshot=snapshot, error=failed))
+    # THEN the Deployment Failed event carries the snapshot
+    assert announcement["detail_type"] == "Deployment Failed"
+    assert announcement["detail"]["snapshot"] == snapshot
+    # AND a run that took none carries no snapshot field
+    assert "snapshot" not in describe_outcome(run(snapshot=None))["detail"]

@@ -98,6 +98,9 @@ class RunRecord:
     # the lower environment's ledger record ({"Item": ...}) once the promotion check read it
     promotion: Mapping[str, Any] = field(default_factory=dict)
     ledger_error: Mapping[str, Any] = field(default_factory=dict)  # the ledger write's failure
+    # the snapshot taken before the migration: {kind, id, source} once asked for, then
+    # {kind, id, arn, status, created_at} once available
+    snapshot: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, event: Any) -> RunRecord:
@@ -113,7 +116,7 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert", "promotion", "ledger_error")
+                for key in ("start", "revert", "promotion", "ledger_error", "snapshot")
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -141,9 +144,16 @@ def report(run: RunRecord) -> dict[str, Any]:
 
 
 def _steps(run: RunRecord) -> dict[str, Any]:
-    """What only some runs did: the promotion check that let the digest through (`promoted`)
-    and the ledger write that failed (`ledger_error`)."""
+    """What only some runs did: the snapshot taken before the migration (`snapshot`: every
+    event after it names it, so a restore can start from the alert), the promotion check that
+    let the digest through (`promoted`) and the ledger write that failed (`ledger_error`)."""
     steps: dict[str, Any] = {}
+    if run.snapshot:
+        steps["snapshot"] = {
+            key: run.snapshot.get(key)
+            for key in ("kind", "id", "arn", "status", "created_at", "source")
+            if key in run.snapshot
+        }
     record = _ledger_record(run.promotion)
     if record:
         steps["promoted"] = {
