@@ -298,6 +298,8 @@ class RehearsalEnvironment:
             self.template = load_template(self.root / "template.yaml")
             self.parameters = {
                 **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
+                # the rehearsed scripts are a directory (--migrations or migrations/)
+                "MigrationsSource": "bundled",
                 **config.parameters,
             }
         except TemplateError as exc:

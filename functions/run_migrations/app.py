@@ -1,18 +1,27 @@
 """Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
 
-Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?}``,
-or ``{"action": "revert", "from_revision": str|null}`` (back to the run's starting revision,
-only if this run moved it). Returns ``{"action", "from_revision", "to_revision", "applied",
-"duration_ms"}`` (plan: also ``pending`` and ``sql``). Raises MigrationFailed,
-MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest, DatabaseNotReady,
-DatabaseConfigError (pushgate.errors). See pushgate.migrator.
+Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?,
+"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?}``, or
+``{"action": "revert", "from_revision": str|null, "image"?}`` (back to the run's starting
+revision, only if this run moved it). Returns ``{"action", "from_revision", "to_revision",
+"applied", "duration_ms"}`` (plan: also ``pending`` and ``sql``; scripts read from an image:
+``image``). An older image over a newer schema: when the database is at a revision this image's
+scripts do not know and the serving image's scripts know it as a descendant of this image's
+head, nothing runs and the result says ``schema_ahead: true``; otherwise SchemaDrift. Raises
+MigrationFailed, MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest,
+InvalidImage, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
 
-The project is ``migrations/`` beside this file (a symlink to the repository's ``migrations/``,
-so it ships in the function package) unless MIGRATIONS_DIR names another (a project root with
-alembic.ini or pyproject.toml, or a script directory). Its revision graph is read from the
-files' source once, at cold start; revisions run in pushgate's own alembic environment, never
-the project's env.py. VERSION_TABLE, VERSION_TABLE_SCHEMA and MIGRATION_SEARCH_PATH say where
-the revision is kept.
+Where the scripts come from is MIGRATIONS_SOURCE (template parameter MigrationsSource):
+
+- ``image`` (the default): the project under MIGRATIONS_PATH in the event's image, read by
+  digest (pushgate.image, imported by this function only), cached under /tmp and kept built
+  per digest across warm invocations; a downgrade naming the same digest runs the same scripts.
+- ``bundled``: ``migrations/`` beside this file (a symlink to the repository's ``migrations/``,
+  so it ships in the function package) unless MIGRATIONS_DIR names another (a project root with
+  alembic.ini or pyproject.toml, or a script directory), parsed once at cold start.
+
+Revisions run in pushgate's own alembic environment, never the project's env.py.
+VERSION_TABLE, VERSION_TABLE_SCHEMA and MIGRATION_SEARCH_PATH say where the revision is kept.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -28,6 +37,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
 from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
+from pushgate.migrator.request import migrations_source
+
+if TYPE_CHECKING:
+    from pushgate.image.migrators import BundledMigrator, ImageMigrators
 
 logger = Logger()
 metrics = Metrics()
@@ -40,16 +53,26 @@ metrics = Metrics()
 DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _cold_start() -> Migrator | InvalidRequest:
+def _cold_start() -> BundledMigrator | ImageMigrators | InvalidRequest:
+    """MIGRATIONS_SOURCE bundled: the package's scripts, parsed now; image: a reader (its
+    registry client imported here only), each digest's scripts read on first use."""
     try:
-        return Migrator(MigrationSettings.from_env(DEFAULT_MIGRATIONS_DIR, os.environ))
+        migration_settings = MigrationSettings.from_env(DEFAULT_MIGRATIONS_DIR, os.environ)
+        source = migrations_source(os.environ)
+        from pushgate.image.migrators import BundledMigrator, ImageMigrators
+
+        if source == "bundled":
+            return BundledMigrator(Migrator(migration_settings))
+        from pushgate.image import ImageReader, ImageSettings
+
+        return ImageMigrators(ImageReader(ImageSettings.from_env(os.environ)), migration_settings)
     except InvalidRequest as exc:
         return exc
 
 
 # cold start: settings validated and every revision file parsed once per process
 SOURCE: DatabaseSource | DatabaseConfigError = load_database_source()
-MIGRATOR: Migrator | InvalidRequest = _cold_start()
+MIGRATORS: BundledMigrator | ImageMigrators | InvalidRequest = _cold_start()
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -60,13 +83,23 @@ def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
     try:
         if isinstance(SOURCE, DatabaseConfigError):
             raise DatabaseConfigError(str(SOURCE))
-        if isinstance(MIGRATOR, InvalidRequest):
-            raise InvalidRequest(str(MIGRATOR))
+        if isinstance(MIGRATORS, InvalidRequest):
+            raise InvalidRequest(str(MIGRATORS))
         request = MigrationRequest.from_event(event)
         metrics.add_dimension(name="action", value=request.action)
         logger.append_keys(action=request.action, target=request.target)
-        migrator = MIGRATOR
-        result = with_settings(SOURCE, lambda db: migrator.run(request, db, deadline=deadline))
+        chosen = MIGRATORS.for_request(request)  # InvalidImage before the database is touched
+        migrator = chosen.migrator
+        ahead = MIGRATORS.ahead_check(request)
+        result = with_settings(
+            SOURCE, lambda db: migrator.run(request, db, deadline=deadline, ahead=ahead)
+        )
+        if chosen.scripts is not None:
+            result["image"] = chosen.scripts.image
+            logger.info(
+                "migrations read from image",
+                extra={**chosen.scripts.to_meta(), "cached": chosen.scripts.cached},
+            )
     except PushgateError as exc:
         metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
         logger.error(

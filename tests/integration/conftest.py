@@ -30,6 +30,7 @@ def db_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
     monkeypatch.setenv(settings.DATABASE_URL, database_url)
     monkeypatch.delenv(settings.DATABASE_SECRET_ARN, raising=False)
     monkeypatch.delenv(settings.MIGRATIONS_DIR, raising=False)
+    monkeypatch.setenv(settings.MIGRATIONS_SOURCE, "bundled")  # image: tests/integration/*image*
     return database_url
 
 

@@ -44,6 +44,7 @@ def test_no_log_line_carries_the_password(
     errors: list[str] = []
 
     monkeypatch.setenv(settings.DATABASE_URL, url)
+    monkeypatch.setenv(settings.MIGRATIONS_SOURCE, "bundled")
     check = load_handler("check_database", fresh=True)
     check.lambda_handler({}, lambda_context)
     migrate = load_handler("run_migrations", fresh=True)
@@ -87,6 +88,7 @@ def test_no_log_line_carries_the_secret(
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         (settings.POWERTOOLS_LOG_LEVEL, "DEBUG"),
+        (settings.MIGRATIONS_SOURCE, "bundled"),
     ):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(settings.DATABASE_URL, raising=False)

@@ -181,10 +181,12 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
         )
         resolver = Resolver(
             template,
-            # dev takes no snapshots: the snapshot functions get an instance to work on
+            # the bundled scripts: no registry here (the image source: tests/integration); dev
+            # takes no snapshots: the snapshot functions get an instance to work on
             {
                 **parameters,
                 "DatabaseSecretArn": secret["ARN"],
+                "MigrationsSource": "bundled",
                 "DatabaseSnapshot": "always",
                 "DatabaseInstanceId": SNAPSHOT_INSTANCE,
             },

@@ -154,6 +154,7 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
     monkeypatch.setenv(settings.DATABASE_URL, database_url)
     monkeypatch.delenv(settings.DATABASE_SECRET_ARN, raising=False)
     monkeypatch.delenv(settings.MIGRATIONS_DIR, raising=False)
+    monkeypatch.setenv(settings.MIGRATIONS_SOURCE, "bundled")  # this hand-made run names no image
     with OfflineStepFunctions() as sfn:
         yield World(sfn, database_url)
 

@@ -89,6 +89,7 @@ def measure_database(report: Report, repeat: int, memory: Mapping[str, int], log
             settings.DATABASE_URL: url,
             settings.DATABASE_SECRET_ARN: None,
             settings.MIGRATIONS_DIR: None,
+            settings.MIGRATIONS_SOURCE: "bundled",
             settings.POWERTOOLS_SERVICE_NAME: "pushgate",
             settings.POWERTOOLS_METRICS_NAMESPACE: "Pushgate",
             settings.POWERTOOLS_TRACE_DISABLED: "true",

@@ -46,7 +46,7 @@ class Compensation:
             self._update_service(desiredCount=0)
             report.steps.append("scaled the service to zero")
         if dead.started_migrating:
-            report.revert = self._revert(dead.from_revision)
+            report.revert = self._revert(dead.from_revision, dead.image)
             if report.revert.get("applied"):
                 report.steps.append(f"reverted the schema to {dead.from_revision or 'base'}")
         if moved_service and previous is not None and self.config.restore_previous_version:
@@ -69,11 +69,14 @@ class Compensation:
         except ClientError as exc:
             raise StepFailed(_code(exc), str(exc)) from exc
 
-    def _revert(self, from_revision: str | None) -> dict[str, Any]:
-        """run_migrations' revert; StepFailed with its error when it raised."""
+    def _revert(self, from_revision: str | None, image: dict[str, str] | None) -> dict[str, Any]:
+        """run_migrations' revert, with the pushed image's scripts when the run had described
+        its push; StepFailed with its error when it raised."""
+        event: dict[str, Any] = {"action": "revert", "from_revision": from_revision}
+        if image is not None:
+            event["image"] = image
         reply = self._lambda.invoke(
-            FunctionName=self.config.run_migrations_function,
-            Payload=json.dumps({"action": "revert", "from_revision": from_revision}).encode(),
+            FunctionName=self.config.run_migrations_function, Payload=json.dumps(event).encode()
         )
         body = json.loads(reply["Payload"].read() or b"null")
         if reply.get("FunctionError"):

@@ -109,6 +109,18 @@ class DeadRun:
         return None
 
     @property
+    def image(self) -> dict[str, str] | None:
+        """The pushed image as run_migrations' event names it (its scripts hold the downgrade
+        code of what the run applied), if the run had described its push."""
+        push = self._section("push")
+        fields = [push.get(key) for key in ("account", "region", "repository", "digest")]
+        if not all(isinstance(value, str) and value for value in fields):
+            return None
+        account, region, repository, digest = (str(value) for value in fields)
+        registry = f"{account}.dkr.ecr.{region}.amazonaws.com"
+        return {"registry": registry, "repository": repository, "digest": digest}
+
+    @property
     def lock_id(self) -> str | None:
         value = self._section("lock").get("id")
         return value if isinstance(value, str) else None

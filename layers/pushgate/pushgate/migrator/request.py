@@ -11,6 +11,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, cast
 from pushgate import settings
 from pushgate.database import read_positive_number
 from pushgate.errors import InvalidRequest
+from pushgate.image.reference import ImageRef, Platform
 from pushgate.versiontable import VersionTable
 
 DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, then retried
@@ -20,6 +21,19 @@ DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's ad
 Action = Literal["plan", "upgrade", "downgrade", "revert"]
 Direction = Literal["upgrade", "downgrade"]
 ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade", "revert")
+Source = Literal["image", "bundled"]
+SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
+
+
+def migrations_source(environ: Mapping[str, str]) -> Source:
+    """``MIGRATIONS_SOURCE``: ``image`` (the pushed image's scripts, by digest) or ``bundled``
+    (the function package's). Required: the template always sets it; InvalidRequest otherwise."""
+    value = environ.get(settings.MIGRATIONS_SOURCE, "").strip()
+    if value not in SOURCES:
+        raise InvalidRequest(
+            f"{settings.MIGRATIONS_SOURCE} must be one of {', '.join(SOURCES)}, got {value!r}"
+        )
+    return value
 
 
 class PendingRevision(TypedDict):
@@ -39,6 +53,8 @@ class MigrationResult(TypedDict):
     duration_ms: float
     pending: NotRequired[list[PendingRevision]]  # plan only
     sql: NotRequired[str]  # plan only
+    image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
+    schema_ahead: NotRequired[bool]  # the database is past this image's head: nothing was run
 
 
 def migration_result(
@@ -103,11 +119,16 @@ class MigrationRequest:
     action: Action
     target: str
     expected_current: str | None = None
+    image: ImageRef | None = None  # whose scripts run (MigrationsSource image)
+    platform: Platform | None = None  # for an image index: the service's; else the first linux
+    serving_image: ImageRef | None = None  # the serving image: may know a revision ahead of ours
 
     @classmethod
     def from_event(cls, event: Any) -> MigrationRequest:
-        """``{"action", "target"?, "expected_current"?}``, or ``{"action": "revert",
-        "from_revision": str | null}`` (null: base); raises InvalidRequest.
+        """``{"action", "target"?, "expected_current"?, "image"?: {"registry", "repository",
+        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``, or
+        ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base); raises
+        InvalidRequest.
 
         A downgrade's ``"target": null`` means base (the database had no revision before the
         run); a downgrade without a target is refused. An upgrade or plan goes to head unless
@@ -130,10 +151,15 @@ class MigrationRequest:
         for name, value in (("target", target), ("expected_current", expected)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidRequest(f"{name} must be a non-empty string, got {value!r}")
+        image, platform = _image_of(event.get("image"))
+        serving = event.get("serving_image")
         return cls(
             action=cast(Action, action),
             target=str(target).strip(),
             expected_current=expected.strip() if isinstance(expected, str) else None,
+            image=image,
+            platform=platform,
+            serving_image=None if serving is None else ImageRef.from_event(serving),
         )
 
     @classmethod
@@ -146,10 +172,31 @@ class MigrationRequest:
         start = event["from_revision"]
         if start is not None and (not isinstance(start, str) or not start.strip()):
             raise InvalidRequest(f"from_revision must be a revision id or null, got {start!r}")
-        extra = sorted(set(event) - {"action", "from_revision"})
+        extra = sorted(set(event) - {"action", "from_revision", "image"})
         if extra:
-            raise InvalidRequest(f"a revert takes only from_revision, not {', '.join(extra)}")
-        return cls(action="revert", target=start.strip() if start else "base")
+            raise InvalidRequest(
+                f"a revert takes only from_revision and image, not {', '.join(extra)}"
+            )
+        image, platform = _image_of(event.get("image"))
+        return cls(
+            action="revert",
+            target=start.strip() if start else "base",
+            image=image,
+            platform=platform,
+        )
+
+
+def _image_of(value: Any) -> tuple[ImageRef | None, Platform | None]:
+    """The event's ``image`` (absent or null: none) and its optional ``platform``."""
+    if value is None:
+        return None, None
+    image = ImageRef.from_event(value)
+    platform = value.get("platform")
+    if platform is None:
+        return image, None
+    if not isinstance(platform, str):
+        raise InvalidRequest(f"'image.platform' must be a string os/architecture, got {platform!r}")
+    return image, Platform.parse(platform)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,6 +37,8 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Final
 
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
@@ -57,6 +59,19 @@ from pushgate.migrator.transaction import migrate
 
 DEADLINE_MARGIN_SECONDS: Final = 2.0  # stop this long before the Lambda's own timeout
 
+# (this project's head, the database's revision this project does not know) -> whether another
+# project (the serving image's) knows that revision as a descendant of the head
+AheadCheck = Callable[[str, str], bool]
+
+
+def knows(graph: RevisionGraph, revision: str) -> bool:
+    """Whether ``graph`` has ``revision``."""
+    try:
+        graph.get(revision)
+    except (CommandError, RevisionError):
+        return False
+    return True
+
 
 class Migrator:
     """Runs migrations from one alembic script directory. Build it once per process."""
@@ -69,10 +84,18 @@ class Migrator:
         )
 
     def run(
-        self, request: MigrationRequest, db: DatabaseSettings, *, deadline: float | None = None
+        self,
+        request: MigrationRequest,
+        db: DatabaseSettings,
+        *,
+        deadline: float | None = None,
+        ahead: AheadCheck | None = None,
     ) -> MigrationResult:
         """Plan, upgrade or downgrade. ``deadline``: a ``time.monotonic()`` instant (the Lambda's
-        end); the run stops :data:`DEADLINE_MARGIN_SECONDS` before it."""
+        end); the run stops :data:`DEADLINE_MARGIN_SECONDS` before it. ``ahead``: when the
+        database is at a revision this project does not know, whether it is ahead of this
+        project's head (an older image over a newer schema): then nothing is run and the result
+        says ``schema_ahead``; otherwise, or without ``ahead``, SchemaDrift."""
         started = time.perf_counter()
         limits = RunLimits(
             lock_timeout_ms=self.settings.lock_timeout_ms,
@@ -98,7 +121,7 @@ class Migrator:
                         table = self.settings.version_table
                         return settle_lost_commit(reopen, session, plan, failure, limits, table)
 
-                    result = self._run_locked(conn, request, target, current, limits, settle)
+                    result = self._run_locked(conn, request, target, current, limits, settle, ahead)
         except PushgateError:
             raise
         except Exception as exc:  # before or around the migration's transaction: nothing changed
@@ -116,6 +139,7 @@ class Migrator:
         current: str | None,
         limits: RunLimits,
         settle: Callable[[Plan, Exception], list[str]],
+        ahead: AheadCheck | None,
     ) -> MigrationResult:
         table = self.settings.version_table
         if request.action == "revert":
@@ -128,12 +152,18 @@ class Migrator:
             return migration_result("revert", current, plan.to_revision, applied)
         if isinstance(target, Revision) and target.id == current:
             return migration_result(request.action, current, current, [])  # idempotent
-        self.graph.check_known(current)
+        schema_ahead = self._schema_ahead(request, current, ahead)
+        if not schema_ahead:
+            self.graph.check_known(current)
         expected = request.expected_current
         if expected is not None and (None if expected == "base" else expected) != current:
             raise SchemaDrift(
                 f"the database is at {current or 'base'}, expected {expected}; nothing done"
             )
+        if schema_ahead:  # an older image over the newer schema of the serving image's scripts
+            result = migration_result(request.action, current, current, [])
+            result["schema_ahead"] = True
+            return result
         plan = make_plan(self.graph, request.action, target, current)
         if request.action == "plan":
             result = migration_result("plan", current, plan.to_revision, [])
@@ -145,6 +175,19 @@ class Migrator:
         applied = migrate(conn, self.graph, plan, limits, table, settle)
         self._log_committed(request, plan, applied)
         return migration_result(request.action, current, plan.to_revision, applied)
+
+    def _schema_ahead(
+        self, request: MigrationRequest, current: str | None, ahead: AheadCheck | None
+    ) -> bool:
+        """An older image over the newer schema of the serving image's scripts: the database's
+        revision is unknown here and ``ahead`` says it descends from this project's head."""
+        return (
+            current is not None
+            and request.action != "downgrade"
+            and ahead is not None
+            and not knows(self.graph, current)
+            and ahead(self.graph.head(), current)
+        )
 
     @staticmethod
     def _log_committed(request: MigrationRequest, plan: Plan, applied: list[str]) -> None:
