@@ -47,6 +47,7 @@ from pushgate_cli.template import (
     load_template,
     samconfig_parameters,
 )
+from pushgate_cli.tools import LOCAL_SQUAWK
 
 from tests.helpers import load_event
 
@@ -228,6 +229,8 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
                 continue
             name = Path(str(function_setting(template, logical_id, "CodeUri", resolver))).name
             environments[name] = function_environment(template, resolver, logical_id)
+            if settings.SQUAWK_PATH in environments[name]:  # the squawk layer's, for this host
+                environments[name][settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
             memory[name] = int(function_setting(template, logical_id, "MemorySize", resolver))
         yield Stack(environments, memory, url, repository, moto_endpoint)
 
@@ -285,6 +288,14 @@ def _run_migrations(run: Any, stack: Stack) -> None:
     finally:
         connection.close()
     assert revision == result["to_revision"]
+
+
+def _review_schema(run: Any, stack: Stack) -> None:
+    result = run({"from_revision": None, "server_version": "18.6"})
+    # the bundled chain from base, under dev's SchemaPolicy warn, by squawk itself
+    assert (result["policy"], result["squawk"]) == ("warn", "2.68.0")
+    assert sum(result["counts"].values()) == 3
+    assert result["verdict"] == "blocks-serving"  # c47a91e2b5d8's plain CREATE INDEX
 
 
 def _prepare_rollout(run: Any, stack: Stack) -> None:
@@ -419,6 +430,7 @@ CASES = {
     "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,
+    "review_schema": _review_schema,
     "prepare_rollout": _prepare_rollout,
 }
 

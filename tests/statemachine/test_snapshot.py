@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -33,6 +34,7 @@ from pushgate_cli.rehearse import (
 from pushgate_cli.template import function_environment, resource
 
 from tests.helpers import CHAIN, HEAD
+from tests.review_projects import ADD_EMAIL, CREATE_USERS, DROP_NICKNAME, write_revision
 
 pytestmark = pytest.mark.statemachine
 
@@ -52,9 +54,14 @@ def rehearsal(database_url: str) -> Rehearse:
     test's database, one revision below head."""
 
     @contextmanager
-    def open_environment(**parameters: str) -> Iterator[RehearsalEnvironment]:
+    def open_environment(
+        migrations_dir: Path | None = None, **parameters: str
+    ) -> Iterator[RehearsalEnvironment]:
         config = RehearsalConfig(
-            database_url=database_url, start_revision="previous", parameters=parameters
+            database_url=database_url,
+            start_revision="previous",
+            parameters=parameters,
+            migrations_dir=migrations_dir,
         )
         with RehearsalEnvironment(config) as env:
             yield env
@@ -167,14 +174,34 @@ def test_never_takes_no_snapshot(rehearsal: Rehearse) -> None:
         assert "snapshot" not in only_detail(result)
 
 
-def test_destructive_without_a_review_verdict_takes_the_snapshot(rehearsal: Rehearse) -> None:
-    # GIVEN destructive, and a run that has no review verdict ($.review.destructive absent)
-    with rehearsal(DatabaseSnapshot="destructive", DatabaseInstanceId=INSTANCE) as env:
-        # WHEN a push runs
+@pytest.mark.parametrize(
+    ("upgrade", "destructive"), [(DROP_NICKNAME, True), (ADD_EMAIL, False)], ids=["drop", "add"]
+)
+def test_destructive_snapshots_only_when_the_review_says_the_upgrade_drops_or_rewrites(
+    rehearsal: Rehearse, tmp_path: Path, upgrade: str, destructive: bool
+) -> None:
+    # GIVEN DatabaseSnapshot destructive, and a push whose upgrade drops a column or adds one
+    # (SchemaPolicy warn, so the drop is not rejected)
+    versions = tmp_path / "project" / "versions"
+    write_revision(versions, "r1", None, CREATE_USERS, '    op.drop_table("users")\n')
+    write_revision(versions, "r2", "r1", upgrade)
+    with rehearsal(
+        versions.parent,
+        DatabaseSnapshot="destructive",
+        DatabaseInstanceId=INSTANCE,
+        SchemaPolicy="warn",
+    ) as env:
+        # WHEN it runs
         result = env.execute(env.push_event("release-2"))
-        # THEN no verdict counts as destructive: the snapshot is taken
+
+        # THEN the review's verdict decided: a snapshot before the drop, none before the add
         assert result.status == "succeeded"
-        assert len(instance_snapshots()) == 1
+        assert result.path.index("Review the schema change") < result.path.index(
+            "Take a snapshot first?"
+        )
+        assert only_detail(result)["review"]["destructive"] is destructive
+        assert (TAKE_INSTANCE in result.path) is destructive
+        assert len(instance_snapshots()) == (1 if destructive else 0)
 
 
 # --- failed, timed out -----------------------------------------------------------------------

@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
+from pushgate.outcome_steps import (
+    ledger_error_field,
+    not_promoted_reason,
+    promoted_field,
+    snapshot_field,
+)
 from pushgate.push_rules import MAX_INPUT_BYTES
 
 SUCCEEDED: Final = "Deployment Succeeded"
@@ -28,6 +34,10 @@ ROLLED_BACK: Final = "Deployment Rolled Back"
 ROLLBACK_FAILED: Final = "Rollback Failed"
 REJECTED_ERROR: Final = "DeploymentRejected"  # the error of every rejection's event
 INVALID_PUSH: Final = "InvalidPush"  # describe_push's refusal: its message is the reason
+SCHEMA_CHANGE_REJECTED: Final = "SchemaChangeRejected"  # review_schema's refusal (enforce)
+REJECTIONS_WITH_REASON: Final = frozenset({INVALID_PUSH, SCHEMA_CHANGE_REJECTED})
+MAX_REVIEW_FINDINGS: Final = 5  # findings an event carries of the schema review
+MAX_REVIEW_TEXT: Final = 200  # characters of each of a finding's texts in an event
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
 NOT_PROMOTED: Final = "NotPromoted"  # "Note the missing promotion": the ledger has no record
 
@@ -91,6 +101,7 @@ class RunRecord:
     rollout: Mapping[str, Any]
     start: Mapping[str, Any]  # {"from_revision"}: fixed before the first migration attempt
     revert: Mapping[str, Any]  # run_migrations' revert, once it ran
+    review: Mapping[str, Any]  # "Review the schema change"'s summary, once it ran
     error: Mapping[str, Any]
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
@@ -116,7 +127,7 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert", "promotion", "ledger_error", "snapshot")
+                for key in ("start", "revert", "review", "promotion", "ledger_error", "snapshot")
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -144,43 +155,19 @@ def report(run: RunRecord) -> dict[str, Any]:
 
 
 def _steps(run: RunRecord) -> dict[str, Any]:
-    """What only some runs did: the snapshot taken before the migration (`snapshot`: every
-    event after it names it, so a restore can start from the alert), the promotion check that
-    let the digest through (`promoted`) and the ledger write that failed (`ledger_error`)."""
+    """What only some runs did (`pushgate.outcome_steps`): the snapshot taken before the
+    migration, the promotion check that let the digest through, the ledger write that failed."""
     steps: dict[str, Any] = {}
     if run.snapshot:
-        steps["snapshot"] = {
-            key: run.snapshot.get(key)
-            for key in ("kind", "id", "arn", "status", "created_at", "source")
-            if key in run.snapshot
-        }
-    record = _ledger_record(run.promotion)
-    if record:
-        steps["promoted"] = {
-            key: record.get(key) for key in ("environment", "revision", "deployed_at", "execution")
-        }
+        steps["snapshot"] = snapshot_field(run.snapshot)
+    promoted = promoted_field(run.promotion)
+    if promoted:
+        steps["promoted"] = promoted
     if run.ledger_error:
         failed = StepError.of(run.ledger_error)
-        steps["ledger_error"] = {
-            "error": failed.error,
-            "cause": failed.cause,
-            "consequence": f"the deploy ledger has no record of this deploy in "
-            f"{run.settings.get('environment')}: an environment that requires promotion from "
-            "it rejects this digest until a replay here succeeds and is recorded",
-        }
+        environment = run.settings.get("environment")
+        steps["ledger_error"] = ledger_error_field(failed.error, failed.cause, environment)
     return steps
-
-
-def _ledger_record(promotion: Mapping[str, Any]) -> dict[str, Any]:
-    """A ledger item's string attributes ({"S": ...}) as plain values; {} for no item."""
-    item = promotion.get("Item")
-    if not isinstance(item, Mapping):
-        return {}
-    return {
-        key: value.get("S")
-        for key, value in item.items()
-        if isinstance(value, Mapping) and isinstance(value.get("S"), str)
-    }
 
 
 def from_revision(run: RunRecord) -> Any:
@@ -203,10 +190,13 @@ def to_revision(run: RunRecord) -> Any:
 def rejection_reason(run: RunRecord) -> str:
     """Why the input is not deployed: describe_push's reason, or what ECR said of the image."""
     caught = StepError.of(run.rejection)
-    if caught.error == INVALID_PUSH and isinstance(caught.cause, str):
+    if caught.error in REJECTIONS_WITH_REASON and isinstance(caught.cause, str):
         return caught.cause
     if caught.error == NOT_PROMOTED:
-        return not_promoted_reason(run)
+        settings = run.settings
+        return not_promoted_reason(
+            settings.get("environment"), settings.get("promotion_from"), run.push.get("digest")
+        )
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
     said = isinstance(caught.error, str) and isinstance(caught.cause, str)
@@ -220,16 +210,6 @@ def rejection_reason(run: RunRecord) -> str:
             f"the image {image} is not in repository {repository}: {caught.error}: {caught.cause}"
         )
     return f"the image {image} is not in repository {repository}"
-
-
-def not_promoted_reason(run: RunRecord) -> str:
-    """The promotion check found no ledger record of the digest in the lower environment."""
-    environment, lower = run.settings.get("environment"), run.settings.get("promotion_from")
-    digest = run.push.get("digest")
-    return (
-        f"{environment} deploys only what {lower} deployed first, and the deploy ledger has no "
-        f"successful {lower} deploy of {digest}: deploy it to {lower}, then replay it here"
-    )
 
 
 def _bounded(execution_input: Any) -> Any:
@@ -270,8 +250,31 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     return SUCCEEDED, {}
 
 
+def _text(value: Any) -> Any:
+    return value[:MAX_REVIEW_TEXT] if isinstance(value, str) else value
+
+
+def review_field(review: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema review as an event carries it: the verdict, counts per verdict, what was
+    accepted and the first findings, each text cut (bounded whatever the state held)."""
+    findings = review.get("findings")
+    return {
+        **{key: review.get(key) for key in ("policy", "verdict", "destructive", "accepted")},
+        "counts": review.get("counts"),
+        "findings": [
+            {key: _text(value) for key, value in finding.items()}
+            for finding in (findings if isinstance(findings, list) else [])[:MAX_REVIEW_FINDINGS]
+            if isinstance(finding, Mapping)
+        ],
+    }
+
+
 def describe_outcome(event: Any) -> Announcement:
-    """The announcement of the run `event` describes; raises InvalidRequest."""
+    """The announcement of the run `event` describes; raises InvalidRequest. A run that was
+    reviewed (``review``) carries the review's summary too."""
     run = RunRecord.from_event(event)
     detail_type, fields = own_fields(run)
-    return Announcement(detail_type=detail_type, detail={**report(run), **fields})
+    detail = {**report(run), **fields}
+    if run.review:
+        detail["review"] = review_field(run.review)
+    return Announcement(detail_type=detail_type, detail=detail)
