@@ -125,7 +125,11 @@ def test_a_snapshot_is_taken_named_and_tagged_before_the_migration(rehearsal: Re
         assert result.revision_after == HEAD
         ((name, tags),) = instance_snapshots().items()
         # named for the service, the digest and the run's start, within RDS's limit
-        started = result.execution.history[0]["timestamp"].astimezone(UTC)
+        started = (
+            boto3.client("stepfunctions", region_name=REGION)
+            .describe_execution(executionArn=result.execution.execution_arn)["startDate"]
+            .astimezone(UTC)
+        )
         stamp = started.strftime("%Y%m%d-%H%M%S")
         assert name == f"pushgate-shop-api-{digest[7:19]}-{stamp}"
         assert len(name) <= MAX_LENGTH
