@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the status the run must end with (default: the scenario's), e.g. rejected for an "
         "--event that this stack must refuse",
     )
+    rehearse_cmd.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="FILE",
+        help="keep the rehearsed deploy ledger in this JSON file: loaded before the run (if it "
+        "exists), written after it, so a rehearsed beta deploy lets a prod rehearsal of the same "
+        "digest through RequirePromotionFrom",
+    )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
         "--html",
@@ -248,6 +256,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         parameters=overrides,
         log_level="INFO" if args.verbose else "WARNING",
         expect=args.expect,
+        ledger_file=args.ledger,
     )
     # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
     # report's, so their output is kept aside and shown on stderr with --verbose or when the

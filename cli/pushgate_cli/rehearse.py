@@ -37,6 +37,7 @@ from pushgate.grammar import DIGEST_PATTERN, is_repository_name, tag_problem
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
+from pushgate_cli import ledger_file
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
@@ -68,6 +69,7 @@ FUNCTIONS = (
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
+    "AwaitSnapshotFunction",
 )
 INITIAL_DESIRED_COUNT = 2
 
@@ -228,6 +230,8 @@ class RehearsalConfig:
     log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
     expect: str | None = None  # the status the run must end with; default: the scenario's
     ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)
+    # the deploy ledger, loaded before the run and written back after it (`ledger_file`)
+    ledger_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,7 @@ class RehearsalEnvironment:
         self._runs = 0
         self._pushes = 0
         self._repositories: set[str] = set()
+        self.ledger_table = ""
 
     # --- set-up ------------------------------------------------------------------------------
     def __enter__(self) -> RehearsalEnvironment:
@@ -345,8 +350,14 @@ class RehearsalEnvironment:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None and self.config.ledger_file is not None:
+                ledger_file.dump(self.config.ledger_file, self.ledger_table, REGION)
+        except ledger_file.LedgerFileError as exc:
+            raise RehearsalError(str(exc)) from exc
+        finally:
+            self._stack.close()
 
     def _set_up(self) -> None:
         scenario = self.config.scenario
@@ -496,17 +507,26 @@ class RehearsalEnvironment:
                 "ScheduledScalingSuspended": False,
             },
         )
+        ledger_arn = self._deploy_ledger()
         refs = {
+            "DeployLedger": self.ledger_table,
             "LockTable": self._lock_table(),
             "AlertTopic": boto3.client("sns", region_name=REGION).create_topic(
                 Name="pushgate-alerts"
             )["TopicArn"],
         }
-        attributes = {}
+        attributes = {"DeployLedger.Arn": ledger_arn}
         for logical_id in FUNCTIONS:
             refs[logical_id] = f"pushgate-{logical_id}"
             attributes[f"{logical_id}.Arn"] = self._register_function(logical_id)
         parameters = dict(self.parameters)
+        if parameters.get("DeployLedgerTableArn"):
+            # another stack's ledger (samconfig names dev's): the rehearsal's one account holds
+            # it, the same-account case
+            parameters["DeployLedgerTableArn"] = ledger_arn
+        self._database_to_snapshot(parameters)
+        if parameters.get("TargetGroupArn"):  # qa, beta, prod: the service's target group
+            parameters["TargetGroupArn"] = self._target_group(p("ServiceName"))
         if "DatabaseSecretArn" in self.template.get("Parameters", {}):
             parameters["DatabaseSecretArn"] = self._database_secret(reachable=reachable)
         self.resolver = Resolver(
@@ -635,6 +655,67 @@ class RehearsalEnvironment:
             BillingMode="PAY_PER_REQUEST",
         )
         return name
+
+    def _deploy_ledger(self) -> str:
+        """The deploy ledger as template.yaml's DeployLedger declares it (its key schema),
+        holding the --ledger file's items; returns its ARN."""
+        properties = resource(self.template, "DeployLedger").get("Properties", {})
+        self.ledger_table = "pushgate-rehearsal-ledger"
+        created = boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=self.ledger_table,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if self.config.ledger_file is not None:
+            try:
+                ledger_file.load(self.config.ledger_file, self.ledger_table, REGION)
+            except ledger_file.LedgerFileError as exc:
+                raise RehearsalError(str(exc)) from exc
+        return str(created["TableDescription"]["TableArn"])
+
+    @staticmethod
+    def _database_to_snapshot(parameters: Mapping[str, str]) -> None:
+        """The RDS instance (or Aurora cluster) DatabaseInstanceId (DatabaseClusterId) names,
+        in moto: what "Take a snapshot first?" snapshots. Its endpoint is not the database the
+        run migrates (that one is real); only its snapshots matter here."""
+        rds = boto3.client("rds", region_name=REGION)
+        credentials = {"MasterUsername": "pushgate", "MasterUserPassword": "rehearsal-only-0"}
+        if parameters.get("DatabaseInstanceId"):
+            rds.create_db_instance(
+                DBInstanceIdentifier=parameters["DatabaseInstanceId"],
+                DBInstanceClass="db.t4g.micro",
+                Engine="postgres",
+                AllocatedStorage=20,
+                **credentials,
+            )
+        if parameters.get("DatabaseClusterId"):
+            rds.create_db_cluster(
+                DBClusterIdentifier=parameters["DatabaseClusterId"],
+                Engine="aurora-postgresql",
+                **credentials,
+            )
+
+    @staticmethod
+    def _target_group(service: str) -> str:
+        """The service's load balancer target group, with one target (moto reports every
+        registered target healthy); returns its ARN."""
+        vpc = boto3.client("ec2", region_name=REGION).create_vpc(CidrBlock="10.0.0.0/16")
+        elbv2 = boto3.client("elbv2", region_name=REGION)
+        group = elbv2.create_target_group(
+            Name=service[:32],
+            Protocol="HTTP",
+            Port=8000,
+            VpcId=vpc["Vpc"]["VpcId"],
+            TargetType="ip",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.0.0.10", "Port": 8000}])
+        return str(group)
+
+    def ledger_items(self) -> list[dict[str, Any]]:
+        """Every record of the rehearsed deploy ledger."""
+        scan = boto3.client("dynamodb", region_name=REGION).scan(TableName=self.ledger_table)
+        return list(scan["Items"])
 
     def _register_function(self, logical_id: str) -> str:
         name = self._function_name(logical_id)

@@ -91,3 +91,22 @@ class DeploymentLockHeld(LockError):
 class DeploymentLockTimeout(LockError):
     """This run has waited longer than its lock wait for another run's deployment lock. Final:
     the run fails with nothing touched."""
+
+
+class SnapshotError(PushgateError):
+    """Base of the errors raised while waiting for the snapshot taken before a migration."""
+
+
+class SnapshotNotReady(SnapshotError):
+    """The snapshot is still being taken. The definition retries ("Wait until the snapshot is
+    available" asks again every 30 seconds) until it is available or its deadline passed."""
+
+
+class SnapshotFailed(SnapshotError):
+    """The snapshot failed, was deleted, or cannot be found. Final: the run fails before it
+    migrates anything."""
+
+
+class SnapshotTimedOut(SnapshotError):
+    """The snapshot was not available within SnapshotDeadlineSeconds. Final: the run fails before
+    it migrates anything (the snapshot itself may still complete; RDS keeps it)."""

@@ -59,6 +59,14 @@ ENVIRONMENT_NAME: Final = "ENVIRONMENT_NAME"
 RUN_MIGRATIONS_FUNCTION: Final = "RUN_MIGRATIONS_FUNCTION"  # name or ARN: its revert action
 RESTORE_PREVIOUS_VERSION: Final = "RESTORE_PREVIOUS_VERSION"  # true | false
 
+# the snapshot before a destructive change (prune_snapshots): which instance or cluster (exactly
+# one), how many of pushgate's own snapshots of it to keep, and the marker tag's value that makes
+# a snapshot this stack's (<cluster>/<service>)
+DATABASE_INSTANCE_ID: Final = "DATABASE_INSTANCE_ID"
+DATABASE_CLUSTER_ID: Final = "DATABASE_CLUSTER_ID"
+KEEP_SNAPSHOTS: Final = "KEEP_SNAPSHOTS"
+SNAPSHOT_MARKER: Final = "SNAPSHOT_MARKER"
+
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
