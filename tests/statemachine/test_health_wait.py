@@ -14,9 +14,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import pytest
 from moto.elbv2.models import FakeTargetGroup
-from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalEnvironment, RunResult
+from pushgate_cli.rehearse import (
+    REGION,
+    SCENARIOS,
+    RehearsalConfig,
+    RehearsalEnvironment,
+    RunResult,
+)
 
 pytestmark = pytest.mark.statemachine
 
@@ -40,7 +47,7 @@ def health_waits(result: RunResult) -> list[tuple[str, float]]:
 
 
 def woken(result: RunResult) -> list[dict[str, Any]]:
-    """$.health as each answered wait left it (what "Is the new version healthy?" compares)."""
+    """$.health as each exit of the wait left it (what "Is the new version healthy?" compares)."""
     return [
         json.loads(e["stateExitedEventDetails"]["output"])["health"]
         for e in result.execution.history
@@ -180,3 +187,39 @@ def test_a_loop_back_after_a_wake_keeps_counting_the_elapsed_seconds(
     assert result.path.count("Are the targets healthy?") == 3
     assert "Note the missed deadline" in result.path
     assert result.status == "rolled_back"
+
+
+def test_a_deployment_replaced_during_the_wait_is_noticed_by_the_safety_poll(
+    rehearsal: Any,
+) -> None:
+    # GIVEN someone else points the service at another revision while the run waits, and ECS's
+    # events are lost; HealthDeadlineSeconds 120
+    with rehearsal(
+        ecs_events_lost=True, polls_to_complete=50, parameters={"HealthDeadlineSeconds": "120"}
+    ) as env:
+        ecs = boto3.client("ecs", region_name=REGION)
+        replaced: list[str] = []
+
+        def someone_else_deploys(_execution: str, _state: str) -> None:
+            if not replaced:
+                (service,) = ecs.describe_services(cluster="shop-dev", services=["shop-api"])[
+                    "services"
+                ]
+                replaced.append(service["deployments"][1]["taskDefinition"])
+                ecs.update_service(
+                    cluster="shop-dev", service="shop-api", taskDefinition=replaced[0]
+                )
+
+        env.aws.on_token_wait(someone_else_deploys)
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN the first safety poll saw the wait's deployment replaced and answered at once; the
+    # look found the newest deployment not the run's, waited again, and at the deadline the
+    # run rolled back
+    first = woken(result)[0]
+    assert first["woken_by"] == "safety poll"
+    assert first["settled"].startswith("replaced by ecs-svc/")
+    assert result.path.count(WAIT) == 2
+    assert result.status == "rolled_back"
+    assert result.events[0]["Detail"]["error"] == "HealthDeadlineExceeded"
