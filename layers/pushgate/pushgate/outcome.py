@@ -29,6 +29,8 @@ ROLLBACK_FAILED: Final = "Rollback Failed"
 REJECTED_ERROR: Final = "DeploymentRejected"  # the error of every rejection's event
 INVALID_PUSH: Final = "InvalidPush"  # describe_push's refusal: its message is the reason
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
+INVALID_IMAGE: Final = "InvalidImage"  # run_migrations refused the image's scripts (its read)
+SCHEMA_AHEAD_NOTE: Final = "schema ahead: deployed without touching the schema"
 
 
 class Announcement(TypedDict):
@@ -128,6 +130,7 @@ def report(run: RunRecord) -> dict[str, Any]:
         "from_revision": from_revision(run),
         "to_revision": to_revision(run),
         "applied": run.migration.get("applied"),
+        "schema_ahead": run.migration.get("schema_ahead") is True,
         "previous_task_definition": run.rollout.get("previous_task_definition"),
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
@@ -157,6 +160,8 @@ def rejection_reason(run: RunRecord) -> str:
     caught = StepError.of(run.rejection)
     if caught.error == INVALID_PUSH and isinstance(caught.cause, str):
         return caught.cause
+    if caught.error == INVALID_IMAGE and isinstance(caught.cause, str):
+        return f"the image's migration scripts were refused before the lock: {caught.cause}"
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
     said = isinstance(caught.error, str) and isinstance(caught.cause, str)
@@ -207,6 +212,8 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
         return ROLLED_BACK, {**why, "restore_previous_version": restore}
     if run.error:
         return FAILED, why
+    if run.migration.get("schema_ahead") is True:  # an older image over the newer schema
+        return SUCCEEDED, {"note": SCHEMA_AHEAD_NOTE}
     return SUCCEEDED, {}
 
 

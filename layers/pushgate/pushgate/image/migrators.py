@@ -17,6 +17,7 @@ from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.reader import ImageReader, ImageScripts
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.migrator import MigrationRequest, MigrationSettings, Migrator
+from pushgate.migrator.request import ScriptsRead
 from pushgate.migrator.runner import AheadCheck, knows
 
 MAX_MIGRATORS: Final = 4  # built migrators kept in memory (the newest; a deploy names 1 or 2)
@@ -28,6 +29,24 @@ class ChosenScripts:
 
     migrator: Migrator
     scripts: ImageScripts | None = None
+
+    def answer(self) -> ScriptsRead:
+        """The ``read`` action's answer: the head and the revisions, base to head. A project
+        without a single head is InvalidImage when it came from an image (the image is at
+        fault), InvalidRequest when it is the bundled one."""
+        graph = self.migrator.graph
+        try:
+            head = graph.head()
+        except InvalidRequest as exc:
+            if self.scripts is None:
+                raise
+            raise InvalidImage(f"{self.scripts.image}: {exc}") from None
+        return ScriptsRead(
+            action="read",
+            image=None if self.scripts is None else self.scripts.image,
+            head=head,
+            revisions=[revision.revision for revision in graph.base_to_head()],
+        )
 
 
 class BundledMigrator:
