@@ -18,7 +18,7 @@ from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
 from pushgate.image.layers import ProjectTree, normalize_migrations_path
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
-from pushgate.image.reference import ImageRef, Platform
+from pushgate.image.reference import REGISTRY_PATTERN, ImageRef, Platform, is_loopback
 from pushgate.image.registry import RegistryClient, VerifiedBlob, anonymous
 from pushgate.image.tarstream import entries, layer_read_errors, open_layer, require_layer_type
 
@@ -36,16 +36,27 @@ class ImageSettings:
     max_project_bytes: int = DEFAULT_MAX_PROJECT_BYTES
     insecure: bool = False
     cache_dir: Path = DEFAULT_CACHE_DIR
+    # offline (the rehearsal): the loopback registry that stands in for every image's registry
+    # (ECR's name in the event); read anonymously. None: the image's own registry.
+    endpoint: str | None = None
 
     def __post_init__(self) -> None:
         normalize_migrations_path(self.migrations_path)  # InvalidRequest when it is not usable
+        if self.endpoint is not None and (
+            not REGISTRY_PATTERN.fullmatch(self.endpoint) or not is_loopback(self.endpoint)
+        ):
+            raise InvalidRequest(
+                f"{settings.IMAGE_REGISTRY_ENDPOINT} must be a loopback host:port (offline "
+                f"only), got {self.endpoint!r}"
+            )
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str], cache_dir: Path = DEFAULT_CACHE_DIR
     ) -> ImageSettings:
         """MIGRATIONS_PATH, IMAGE_MAX_PROJECT_BYTES, IMAGE_REGISTRY_INSECURE (documented
-        defaults: /app, 64 MiB, false); InvalidRequest when one is malformed."""
+        defaults: /app, 64 MiB, false) and, offline only, IMAGE_REGISTRY_ENDPOINT; InvalidRequest
+        when one is malformed."""
         insecure = environ.get(settings.IMAGE_REGISTRY_INSECURE, "").strip().lower()
         if insecure not in ("", "true", "false"):
             raise InvalidRequest(
@@ -60,6 +71,7 @@ class ImageSettings:
             max_project_bytes=int(size),
             insecure=insecure == "true",
             cache_dir=cache_dir,
+            endpoint=environ.get(settings.IMAGE_REGISTRY_ENDPOINT, "").strip() or None,
         )
 
 
@@ -184,7 +196,11 @@ class ImageReader:
         raise InvalidImage(f"{ref}: image indexes nested more than {MAX_INDEX_DEPTH} deep")
 
     def _default_connect(self, ref: ImageRef) -> RegistryClient:
-        """ECR's registries with ECR's token; any other registry anonymously."""
+        """ECR's registries with ECR's token; any other registry (and the offline endpoint that
+        stands in for them all) anonymously."""
+        endpoint = self.settings.endpoint
+        if endpoint is not None:
+            return RegistryClient(endpoint, insecure=self.settings.insecure)
         authorization = ecr_authorization(ref.registry) if is_ecr(ref.registry) else anonymous
         return RegistryClient(
             ref.registry, authorization=authorization, insecure=self.settings.insecure
