@@ -30,8 +30,9 @@ def test_by_default_the_example_service_is_pushed_and_its_scripts_read_from_the_
     assert "/shop/api@sha256:" in line
     # AND the database is at the example service's head (its own scripts, not migrations/)
     versions = sorted((EXAMPLE / "migrations" / "versions").glob("*.py"))
-    assert revision(database_url) is not None
-    assert revision(database_url) in versions[-1].name
+    at = revision(database_url)
+    assert at is not None
+    assert at in versions[-1].name
 
 
 def test_an_image_already_in_a_registry_is_rehearsed_by_its_digest(

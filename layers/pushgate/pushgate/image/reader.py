@@ -18,8 +18,9 @@ from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
 from pushgate.image.layers import ProjectTree, normalize_migrations_path
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
+from pushgate.image.prefetch import PrefetchedBlob, Prefetcher
 from pushgate.image.reference import REGISTRY_PATTERN, ImageRef, Platform, is_loopback
-from pushgate.image.registry import RegistryClient, VerifiedBlob, anonymous
+from pushgate.image.registry import RegistryClient, anonymous
 from pushgate.image.tarstream import entries, layer_read_errors, open_layer, require_layer_type
 
 DEFAULT_MIGRATIONS_PATH: Final = "/app"  # where the startup.sh images ran `alembic upgrade head`
@@ -155,16 +156,22 @@ class ImageReader:
         )
         for number, layer in enumerate(manifest.layers, 1):  # refused before any blob is read
             require_layer_type(layer.media_type, f"layer {number} ({layer.digest}) of {ref}")
-        read = 0
-        for number, layer in enumerate(manifest.layers, 1):
-            if self.cache.is_empty_layer(layer.digest, tree.migrations_path):
-                continue
-            where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
-            with client.blob(ref.repository, layer) as blob:
+        # a layer known to hold nothing under the path is not fetched at all; the others are
+        # fetched ahead (a thread) while the one before is decompressed and scanned
+        wanted = [
+            (number, layer)
+            for number, layer in enumerate(manifest.layers, 1)
+            if not self.cache.is_empty_layer(layer.digest, tree.migrations_path)
+        ]
+        prefetcher = Prefetcher(client, ref.repository, [layer for _, layer in wanted])
+        with prefetcher.running() as blobs:
+            for (number, layer), blob in zip(wanted, blobs, strict=True):
+                where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
                 touched = _apply_layer(tree, blob, layer, where)
-            read += 1
-            if not touched:  # verified (the block above ended): remember it holds nothing
-                self.cache.remember_empty_layer(layer.digest, tree.migrations_path)
+                blob.verify()  # the fetching thread checked its digest and size
+                if not touched:  # verified: remember it holds nothing under the path
+                    self.cache.remember_empty_layer(layer.digest, tree.migrations_path)
+        read = len(wanted)
         tree.check_links()
         self._check(tree.root)
         return ImageScripts(
@@ -207,7 +214,7 @@ class ImageReader:
         )
 
 
-def _apply_layer(tree: ProjectTree, blob: VerifiedBlob, layer: Descriptor, where: str) -> bool:
+def _apply_layer(tree: ProjectTree, blob: PrefetchedBlob, layer: Descriptor, where: str) -> bool:
     """Apply one layer; a refusal or a broken stream is reported as a digest mismatch when the
     blob does not match its descriptor (the truer reason)."""
     try:
