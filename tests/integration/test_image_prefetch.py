@@ -52,6 +52,7 @@ def test_big_base_layers_are_read_verified_and_remembered_as_empty(
     images = reader(tmp_path, clients)
     # WHEN both are read
     scripts = images.read(first)
+    first_clients = len(clients)
     again = images.read(later)
     # THEN each holds its project, the first read every layer, the later only its own
     assert (scripts.directory / "migrations" / "versions" / "0001.py").is_file()
@@ -59,7 +60,7 @@ def test_big_base_layers_are_read_verified_and_remembered_as_empty(
     assert (scripts.layers, scripts.layers_read) == (3, 3)
     assert (again.layers, again.layers_read) == (3, 1)
     # AND the later image's base blobs were never requested (one manifest, one blob)
-    assert clients[1].requests == 2
+    assert sum(client.requests for client in clients[first_clients:]) == 2
     assert fetching_threads() == []
 
 

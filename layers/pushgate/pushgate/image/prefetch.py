@@ -1,22 +1,23 @@
-"""Layers fetched ahead of their decompression: one thread streams the blobs, in order, while
-the reader decompresses and scans the one before.
+"""Layers fetched ahead of their decompression: threads stream the blobs, two at a time, in
+order, while the reader decompresses and scans the one before.
 
-The fetching thread reads each blob through its :class:`~pushgate.image.registry.VerifiedBlob`
-(sha256 and size hashed as it streams, on that thread) into a bounded queue of chunks
-(:data:`PREFETCH_BYTES` at most in memory), and ends each blob with a marker only once it is
+A fetching thread reads each blob through its :class:`~pushgate.image.registry.VerifiedBlob`
+(sha256 and size hashed as it streams, on that thread: the hash is the costly part, and two
+blobs are hashed at once) into the layer's bounded queue of chunks (:data:`PREFETCH_BYTES` at
+most per layer in flight), and ends each blob with a marker only once it is
 verified. The reader sees each layer as a :class:`PrefetchedBlob`: ``read`` hands out the
 chunks, and :meth:`PrefetchedBlob.verify` reads to the marker, so a blob is trusted only when
 the fetching thread verified it. A failure there (a digest mismatch, a refusal, a broken
-connection: InvalidImage) is raised in the reader where it reads next; when the reader stops
-early (its own refusal), the thread is told to stop and is joined before the registry's
-connection is closed.
+connection: InvalidImage) is raised in the reader when it reaches that layer, and no thread
+takes a later one; when the reader stops (done, or its own refusal), the threads are told to
+stop and are joined, each closing its own connection.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -24,7 +25,8 @@ from pushgate.image.manifest import Descriptor
 from pushgate.image.registry import RegistryClient
 
 CHUNK_BYTES: Final = 1024 * 1024
-PREFETCH_BYTES: Final = 32 * 1024 * 1024  # read ahead at most this much (bounded memory)
+PREFETCH_BYTES: Final = 32 * 1024 * 1024  # per layer in flight: at most this much read ahead
+WORKERS: Final = 2  # layers fetched (and hashed) at once
 _PUT_WAIT_SECONDS: Final = 0.1  # how often a blocked fetch looks whether it must stop
 
 _END: Final = b""  # a blob's last item: it was read whole and verified
@@ -81,60 +83,103 @@ class PrefetchedBlob:
 
 
 class Prefetcher:
-    """Fetches ``layers`` of ``repository`` in order on a thread of its own."""
+    """Fetches ``layers`` of ``repository`` ahead of the reader: :data:`WORKERS` threads, each
+    with a connection of its own (``connect``), take the layers in order, one at a time, and
+    hash them as they stream, so that two blobs are verified at once. Each layer's queue holds
+    :data:`PREFETCH_BYTES` at most: memory stays bounded whatever the image's size."""
 
     def __init__(
-        self, client: RegistryClient, repository: str, layers: Sequence[Descriptor]
+        self,
+        connect: Callable[[], RegistryClient],
+        repository: str,
+        layers: Sequence[Descriptor],
+        workers: int = WORKERS,
     ) -> None:
-        self._client = client
+        self._connect = connect
         self._repository = repository
         self._layers = list(layers)
-        self._chunks: queue.Queue[bytes | _Failed] = queue.Queue(PREFETCH_BYTES // CHUNK_BYTES)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fetch, name="pushgate-prefetch", daemon=True)
+        self._queues: list[queue.Queue[bytes | _Failed]] = [
+            queue.Queue(PREFETCH_BYTES // CHUNK_BYTES) for _ in self._layers
+        ]
+        self._next = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()  # the reader is done: every thread ends now
+        self._failed = False  # a layer failed: no thread takes a later one
+        self._threads = [
+            threading.Thread(target=self._work, name="pushgate-prefetch", daemon=True)
+            for _ in range(min(workers, len(self._layers)))
+        ]
 
     @contextmanager
     def running(self) -> Iterator[Iterator[PrefetchedBlob]]:
-        """The layers' blobs, in order, while the thread fetches ahead; stopped and joined on
+        """The layers' blobs, in order, while the threads fetch ahead; stopped and joined on
         exit (whatever the reader did)."""
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         try:
-            yield (PrefetchedBlob(self._chunks) for _ in self._layers)
+            yield (PrefetchedBlob(chunks) for chunks in self._queues)
         finally:
             self._stop.set()
-            while self._thread.is_alive():
-                self._drain()
-                self._thread.join(_PUT_WAIT_SECONDS)
+            for thread in self._threads:
+                while thread.is_alive():
+                    for chunks in self._queues:
+                        _drain(chunks)
+                    thread.join(_PUT_WAIT_SECONDS)
 
-    def _fetch(self) -> None:
+    def _take(self) -> int | None:
+        """The next layer no thread has taken yet (in order), or None."""
+        with self._lock:
+            if self._next >= len(self._layers) or self._failed or self._stop.is_set():
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _work(self) -> None:
+        client: RegistryClient | None = None
         try:
-            for layer in self._layers:
-                with self._client.blob(self._repository, layer) as blob:
-                    while chunk := blob.read(CHUNK_BYTES):
-                        self._put(chunk)
-                # the block above verified it (digest and size)
-                self._put(_END)
-        except _Stopped:
-            return
-        except BaseException as exc:
-            try:
-                self._put(_Failed(exc))
-            except _Stopped:
-                return
+            while (index := self._take()) is not None:
+                chunks = self._queues[index]
+                try:
+                    client = client or self._connect()
+                    with client.blob(self._repository, self._layers[index]) as blob:
+                        while chunk := blob.read(CHUNK_BYTES):
+                            self._put(chunks, chunk)
+                    # the block above verified it (digest and size)
+                    self._put(chunks, _END)
+                except _Stopped:
+                    return
+                except BaseException as exc:  # handed to the reader, raised there
+                    with self._lock:
+                        self._failed = True  # the reader stops at this layer: none later
+                    # the reader reads it, or drains the queue once it is done
+                    self._put_failure(chunks, _Failed(exc))
+                    return
+        finally:
+            if client is not None:
+                client.close()
 
-    def _put(self, item: bytes | _Failed) -> None:
+    def _put(self, chunks: queue.Queue[bytes | _Failed], item: bytes) -> None:
         while True:
             if self._stop.is_set():
                 raise _Stopped
             try:
-                self._chunks.put(item, timeout=_PUT_WAIT_SECONDS)
+                chunks.put(item, timeout=_PUT_WAIT_SECONDS)
                 return
             except queue.Full:
                 continue
 
-    def _drain(self) -> None:
-        try:
-            while True:
-                self._chunks.get_nowait()
-        except queue.Empty:
-            return
+    def _put_failure(self, chunks: queue.Queue[bytes | _Failed], failure: _Failed) -> None:
+        while not self._stop.is_set():
+            try:
+                chunks.put(failure, timeout=_PUT_WAIT_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+
+def _drain(chunks: queue.Queue[bytes | _Failed]) -> None:
+    try:
+        while True:
+            chunks.get_nowait()
+    except queue.Empty:
+        return

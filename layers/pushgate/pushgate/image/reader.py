@@ -163,7 +163,9 @@ class ImageReader:
             for number, layer in enumerate(manifest.layers, 1)
             if not self.cache.is_empty_layer(layer.digest, tree.migrations_path)
         ]
-        prefetcher = Prefetcher(client, ref.repository, [layer for _, layer in wanted])
+        prefetcher = Prefetcher(
+            lambda: self._connect(ref), ref.repository, [layer for _, layer in wanted]
+        )
         with prefetcher.running() as blobs:
             for (number, layer), blob in zip(wanted, blobs, strict=True):
                 where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
