@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pushgate.image import ImageRef
+from pushgate.image.manifest import Manifest, parse_manifest
+from pushgate.image.registry import RegistryClient
 
 from pushgate_cli.embedded import free_port
 
@@ -292,6 +294,18 @@ class Registry:
         return ImageRef(
             registry=self.address, repository=repository, digest=digest_file.read_text().strip()
         )
+
+    def manifest(self, ref: ImageRef) -> Manifest:
+        """The image manifest ``ref`` names (read the way run_migrations reads it)."""
+        client = RegistryClient(ref.registry, insecure=True)
+        try:
+            body, content_type = client.manifest(ref.repository, ref.digest)
+        finally:
+            client.close()
+        manifest = parse_manifest(body, content_type, str(ref))
+        if not isinstance(manifest, Manifest):
+            raise TypeError(f"{ref} is an image index, not an image")
+        return manifest
 
     def blob_file(self, digest: str) -> Path:
         """Where the registry keeps a blob (to tamper with it after the push)."""

@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from pushgate.image import ImageReader, ImageRef, ImageSettings
-from pushgate.image.manifest import Manifest, parse_manifest
-from pushgate.image.registry import RegistryClient
+from pushgate.image.manifest import Manifest
 
 from pushgate_cli.bench.budgets import IMAGE_COLD_VS_STREAMING, IMAGE_WARM_MS, Report
 from pushgate_cli.bench.cold_start import median
@@ -44,18 +43,6 @@ CHUNK: Final = 1024 * 1024
 
 def _image(registry: Registry, tag: str, base: list[Layer], project: Path) -> ImageRef:
     return registry.push([*base, *project_image(project)], repository="bench/api", tag=tag)
-
-
-def _layers(ref: ImageRef) -> tuple[Manifest, int]:
-    client = RegistryClient(ref.registry, insecure=True)
-    try:
-        body, content_type = client.manifest(ref.repository, ref.digest)
-    finally:
-        client.close()
-    manifest = parse_manifest(body, content_type, str(ref))
-    if not isinstance(manifest, Manifest):
-        raise TypeError(f"{ref} is an index, not an image")
-    return manifest, sum(layer.size for layer in manifest.layers)
 
 
 def stream_ms(ref: ImageRef, manifest: Manifest) -> float:
@@ -97,7 +84,8 @@ def measure_image(report: Report, repeat: int) -> None:
             ]
             ref = _image(registry, "first", base, REPO_ROOT / "migrations")
             later = _image(registry, "later", base, REPO_ROOT / "examples" / "service")
-            manifest, total = _layers(ref)
+            manifest = registry.manifest(ref)
+            total = sum(layer.size for layer in manifest.layers)
             hashing = [_timed(lambda: _sha256_all(registry, manifest)) for _ in range(repeat)]
             streaming, cold, warm, shared = [], [], [], []
             for run in range(repeat):
