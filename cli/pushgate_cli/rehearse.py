@@ -45,6 +45,7 @@ from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
 from pushgate_cli.registry import Layer, Registry, project_image, running_registry
+from pushgate_cli.review_text import review_of
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
     Resolver,
@@ -56,6 +57,7 @@ from pushgate_cli.template import (
     samconfig_parameters,
     state_machine_definition,
 )
+from pushgate_cli.tools import LOCAL_SQUAWK
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -67,6 +69,7 @@ FUNCTIONS = (
     "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
+    "ReviewSchemaFunction",
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
@@ -157,6 +160,13 @@ class RunResult:
     scripts_image: str | None = None  # the image run_migrations read the scripts from
 
     @property
+    def review(self) -> dict[str, Any] | None:
+        """ "Review the schema change"'s answer, from the history: the full review, or its error
+        ``{"error", "cause"}`` (a rejection names revision, statement and rule); None when the
+        run never got there."""
+        return review_of(self.execution)
+
+    @property
     def ok(self) -> bool:
         return self.status == self.expected
 
@@ -184,6 +194,7 @@ class RunResult:
             "service_changes": self.service_changes,
             "ecs_events": [e.to_json() for e in self.ecs_events],
             "scripts_image": self.scripts_image,
+            "review": self.review,
         }
 
 
@@ -319,6 +330,7 @@ class RehearsalEnvironment:
         self.registry: Registry | None = None  # where the pushed images are (source image)
         self.scripts_read: list[str | None] = []  # what each read of the scripts answered
         self._image_layers: list[Layer] = []  # the rehearsed project, as each push carries it
+        _check_overrides(self.template, config.parameters)
         self._stack = contextlib.ExitStack()
         self.database_url = ""
         self.simulator = EcsRolloutSimulator(
@@ -586,6 +598,9 @@ class RehearsalEnvironment:
                 environment[settings.IMAGE_REGISTRY_ENDPOINT] = self.registry_endpoint
                 insecure = self.given_image is None or self.config.insecure_registry
                 environment[settings.IMAGE_REGISTRY_INSECURE] = "true" if insecure else "false"
+        if settings.SQUAWK_PATH in environment:
+            # in AWS the squawk layer's /opt/bin/squawk; here the same version from the venv
+            environment[settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
         return environment
 
     def _function_name(self, logical_id: str) -> str:
@@ -895,6 +910,20 @@ class RehearsalEnvironment:
 
     def revision(self) -> str | None:
         return current_revision(self.database_url, self.version_table)
+
+
+def _check_overrides(template: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
+    """RehearsalError for an override of a parameter the template does not have, or a value its
+    AllowedValues refuse (sam deploy refuses both)."""
+    declared: Mapping[str, Any] = template.get("Parameters", {})
+    for key, value in overrides.items():
+        if key not in declared:
+            raise RehearsalError(f"--parameter-overrides: template.yaml has no parameter {key}")
+        allowed = declared[key].get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise RehearsalError(
+                f"--parameter-overrides: {key}={value} is not one of {', '.join(map(str, allowed))}"
+            )
 
 
 def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:

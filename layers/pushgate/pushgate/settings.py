@@ -28,6 +28,10 @@ IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, 
 # offline only (the rehearsal): every image is read from this loopback host:port instead
 IMAGE_REGISTRY_ENDPOINT: Final = "IMAGE_REGISTRY_ENDPOINT"
 
+# the schema review (review_schema; pushgate.review)
+SCHEMA_POLICY: Final = "SCHEMA_POLICY"  # enforce | warn (parameter SchemaPolicy); required
+SQUAWK_PATH: Final = "SQUAWK_PATH"  # the squawk binary (the squawk layer: /opt/bin/squawk)
+
 # the version table (run_migrations writes it, check_database reads it)
 VERSION_TABLE: Final = "VERSION_TABLE"  # default alembic_version
 VERSION_TABLE_SCHEMA: Final = "VERSION_TABLE_SCHEMA"  # default: none (through the search_path)
