@@ -11,9 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from pushgate.migrator.request import Source as MigrationsSource
+
+from pushgate_cli.handlers import REPO_ROOT
 from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
+
+EXAMPLE_SERVICE = REPO_ROOT / "examples" / "service"  # the default pushed image's project
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1  # the run did not end as the scenario expects
@@ -44,7 +49,29 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="the alembic project to rehearse: a project root (alembic.ini or pyproject.toml) "
-        "or a bare script directory (versions/, with or without env.py)",
+        "or a bare script directory (versions/, with or without env.py). It is packed into the "
+        "pushed image under MigrationsPath, which run_migrations reads from a registry on "
+        f"loopback. Default: {EXAMPLE_SERVICE.relative_to(REPO_ROOT)} "
+        "(with --migrations-source bundled: migrations/)",
+    )
+    rehearse_cmd.add_argument(
+        "--migrations-source",
+        choices=["image", "bundled"],
+        help="where run_migrations reads the scripts (the template's MigrationsSource): image "
+        "(the default: the pushed image's, by digest, from a real OCI registry: Debian's "
+        "docker-registry started on loopback) or bundled (the function's own directory; the "
+        "default with --event, whose digest no registry here holds)",
+    )
+    rehearse_cmd.add_argument(
+        "--image",
+        metavar="REF",
+        help="rehearse an image already in a reachable registry (registry/repository@sha256:"
+        "...): the push event carries its digest, and its scripts are read from there",
+    )
+    rehearse_cmd.add_argument(
+        "--insecure-registry",
+        action="store_true",
+        help="allow plain HTTP to --image's registry (loopback only)",
     )
     rehearse_cmd.add_argument(
         "--database-url",
@@ -222,6 +249,20 @@ def _json_kind(value: Any) -> str:
     return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
 
 
+def _rehearsed_project(args: argparse.Namespace) -> Path | None:
+    """--migrations; else examples/service when the scripts come from an image of it (none
+    with --image, which brings its own; migrations/ when bundled)."""
+    if args.migrations is not None or args.image is not None:
+        return cast(Path | None, args.migrations)
+    return EXAMPLE_SERVICE if _migrations_source(args) == "image" else None
+
+
+def _migrations_source(args: argparse.Namespace) -> MigrationsSource:
+    if args.migrations_source is not None:
+        return cast(MigrationsSource, args.migrations_source)
+    return "bundled" if args.event is not None and args.image is None else "image"
+
+
 def parameter_overrides(pairs: Sequence[str]) -> dict[str, str]:
     """``Key=Value`` pairs, as sam deploy's --parameter-overrides; ValueError naming a bad one."""
     overrides: dict[str, str] = {}
@@ -249,7 +290,10 @@ def _rehearse(args: argparse.Namespace) -> int:
     config = RehearsalConfig(
         scenario=SCENARIOS[args.scenario],
         database_url=args.database_url,
-        migrations_dir=args.migrations,
+        migrations_dir=_rehearsed_project(args),
+        migrations_source=_migrations_source(args),
+        image=args.image,
+        insecure_registry=args.insecure_registry,
         start_revision=args.start_revision,
         pg_bin=args.pg_bin,
         config_env=args.config_env,

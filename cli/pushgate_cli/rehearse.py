@@ -34,6 +34,10 @@ from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate.errors import InvalidRequest, PushgateError, SchemaDrift
 from pushgate.grammar import DIGEST_PATTERN, is_repository_name, tag_problem
+from pushgate.image.reader import DEFAULT_MIGRATIONS_PATH
+from pushgate.image.reference import ImageRef
+from pushgate.image.registry import RegistryClient
+from pushgate.migrator.request import Source as MigrationsSource
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
@@ -41,6 +45,7 @@ from pushgate_cli import ledger_file
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
+from pushgate_cli.registry import Layer, Registry, project_image, running_registry
 from pushgate_cli.review_text import review_of
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
@@ -154,6 +159,7 @@ class RunResult:
     push: Any
     service_changes: list[dict[str, Any]] = field(default_factory=list)  # UpdateService calls
     ecs_events: list[EcsDelivery] = field(default_factory=list)  # what ECS sent meanwhile
+    scripts_image: str | None = None  # the image run_migrations read the scripts from
 
     @property
     def review(self) -> dict[str, Any] | None:
@@ -189,6 +195,7 @@ class RunResult:
             "alerts": self.alerts,
             "service_changes": self.service_changes,
             "ecs_events": [e.to_json() for e in self.ecs_events],
+            "scripts_image": self.scripts_image,
             "review": self.review,
         }
 
@@ -232,6 +239,13 @@ class RehearsalConfig:
     ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)
     # the deploy ledger, loaded before the run and written back after it (`ledger_file`)
     ledger_file: Path | None = None
+    # where run_migrations reads the scripts: "image" (the pushed image's, out of a real OCI
+    # registry on loopback: migrations_dir packed into each pushed image, or --image's) or
+    # "bundled" (migrations_dir given to the function as its package's scripts)
+    migrations_source: MigrationsSource = "bundled"
+    image: str | None = None  # --image REF: registry/repository@digest, already in a registry
+    insecure_registry: bool = False  # --insecure-registry: plain HTTP to --image's (loopback)
+    registry: Registry | None = None  # a running registry to push to (None: one started here)
 
 
 @dataclass(frozen=True)
@@ -309,12 +323,17 @@ class RehearsalEnvironment:
             self.template = load_template(self.root / "template.yaml")
             self.parameters = {
                 **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
-                # the rehearsed scripts are a directory (--migrations or migrations/)
-                "MigrationsSource": "bundled",
+                "MigrationsSource": config.migrations_source,
                 **config.parameters,
             }
         except TemplateError as exc:
             raise RehearsalError(str(exc)) from exc
+        self.given_image = _given_image(config)
+        if self.given_image is not None:  # ECR's repository is the one the image is in
+            self.parameters["RepositoryName"] = self.given_image.repository
+        self.registry: Registry | None = None  # where the pushed images are (source image)
+        self.scripts_read: list[str | None] = []  # what each read of the scripts answered
+        self._image_layers: list[Layer] = []  # the rehearsed project, as each push carries it
         _check_overrides(self.template, config.parameters)
         self._stack = contextlib.ExitStack()
         self.database_url = ""
@@ -363,7 +382,9 @@ class RehearsalEnvironment:
         scenario = self.config.scenario
         self.database_url = self._database()
         source = self.config.migrations_dir or (self.root / "migrations")
-        if not source.is_dir():
+        if self.given_image is not None:
+            source = self._read_given_image(self.given_image)
+        elif not source.is_dir():
             raise RehearsalError(f"--migrations {source}: no such directory")
         try:  # the project read as the function reads it (no revision file imported)
             graph = RevisionGraph(source)
@@ -388,6 +409,11 @@ class RehearsalEnvironment:
             _prepare_schema(self.database_url, source, start, self.version_table)
         self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
+        if self.reads_images and self.given_image is None:
+            self.registry = self.config.registry or self._stack.enter_context(
+                running_registry(Path(self._stack.enter_context(_scratch("pushgate-registry-"))))
+            )
+            self._image_layers = project_image(self._migrations, self.migrations_path)
         self._stack.enter_context(_environ(self._process_environment()))
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
@@ -432,6 +458,42 @@ class RehearsalEnvironment:
             return  # the run itself reports a database ahead of the scripts
         except InvalidRequest as exc:
             raise RehearsalError(str(exc)) from exc
+
+    @property
+    def reads_images(self) -> bool:
+        """MigrationsSource image: run_migrations reads each push's scripts from a registry."""
+        return self.parameters.get("MigrationsSource") == "image"
+
+    @property
+    def migrations_path(self) -> str:
+        return self.parameters.get("MigrationsPath") or DEFAULT_MIGRATIONS_PATH
+
+    @property
+    def registry_endpoint(self) -> str:
+        """The registry that stands in for ECR's (the loopback one, or --image's)."""
+        if self.given_image is not None:
+            return self.given_image.registry
+        if self.registry is None:
+            raise RehearsalError("MigrationsSource bundled: no registry")
+        return self.registry.address
+
+    def _read_given_image(self, ref: ImageRef) -> Path:
+        """--image: its project, read as run_migrations reads it (a local copy to start the
+        database from)."""
+        from pushgate.image import ImageReader, ImageSettings
+
+        scratch = Path(self._stack.enter_context(_scratch("pushgate-image-")))
+        try:
+            reader = ImageReader(
+                ImageSettings(
+                    migrations_path=self.migrations_path,
+                    insecure=self.config.insecure_registry,
+                    cache_dir=scratch,
+                )
+            )
+            return reader.read(ref).directory
+        except PushgateError as exc:
+            raise RehearsalError(f"--image {ref}: {type(exc).__name__}: {exc}") from exc
 
     def _migrations_dir(self, source: Path) -> Path:
         if not self.config.scenario.failing_migration:
@@ -552,6 +614,10 @@ class RehearsalEnvironment:
             # in AWS the package holds the scripts (functions/<name>/migrations); here they are
             # the rehearsal's (a scenario may add a revision to a copy)
             environment[settings.MIGRATIONS_DIR] = str(self._migrations)
+            if self.reads_images:  # ECR's registry name stands for the one on loopback here
+                environment[settings.IMAGE_REGISTRY_ENDPOINT] = self.registry_endpoint
+                insecure = self.given_image is None or self.config.insecure_registry
+                environment[settings.IMAGE_REGISTRY_INSECURE] = "true" if insecure else "false"
         if settings.SQUAWK_PATH in environment:
             # in AWS the squawk layer's /opt/bin/squawk; here the same version from the venv
             environment[settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
@@ -733,7 +799,10 @@ class RehearsalEnvironment:
                 error: BaseException | None = None
                 started = time.perf_counter()
                 try:
-                    return module.lambda_handler(event, context)
+                    answer = module.lambda_handler(event, context)
+                    if isinstance(answer, dict) and answer.get("action") == "read":
+                        self.scripts_read.append(answer.get("image"))  # run_migrations' read
+                    return answer
                 except BaseException as exc:
                     error = exc
                     raise
@@ -771,6 +840,10 @@ class RehearsalEnvironment:
                 ecr.create_repository(repositoryName=repository)
             self._repositories.add(repository)
         self._pushes += 1
+        if digest is None and self.given_image is not None:
+            digest = self.given_image.digest  # --image: every push is that image
+        elif digest is None and self.registry is not None:
+            digest = self.push_to_registry(tag, repository).digest
         layer = "sha256:" + hashlib.sha256(f"{tag}-{self._pushes}".encode()).hexdigest()
         manifest = json.dumps(
             {
@@ -787,6 +860,21 @@ class RehearsalEnvironment:
             **({"imageDigest": digest} if digest else {}),
         )
         return str(put["image"]["imageId"]["imageDigest"])
+
+    def push_to_registry(
+        self,
+        tag: str | None,
+        repository: str,
+        layers: list[Layer] | None = None,
+    ) -> ImageRef:
+        """Push an image to the loopback registry: ``layers``, by default the rehearsed project
+        (the same layer each time) under MigrationsPath, and a layer of this push's own outside
+        it, so every push has a digest of its own; its reference."""
+        if self.registry is None:
+            raise RehearsalError("MigrationsSource bundled: there is no registry to push to")
+        own = Layer().dir("etc").file("etc/pushgate-rehearsal-push", f"{tag} {self._pushes}\n")
+        chosen = self._image_layers if layers is None else layers
+        return self.registry.push([*chosen, own], repository=repository, tag=tag)
 
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
@@ -838,12 +926,15 @@ class RehearsalEnvironment:
         revision_before = self.revision()
         updates_before = len(self.simulator.updates)
         deliveries_before = len(self.ecs_deliveries)
+        reads_before = len(self.scripts_read)
         report = self.wait(self.start(execution_input))
         result = self.result(report, execution_input, revision_before, before)
+        read = self.scripts_read[reads_before:]
         return replace(
             result,
             service_changes=self.simulator.updates[updates_before:],
             ecs_events=self.ecs_deliveries[deliveries_before:],
+            scripts_image=read[-1] if read else None,
         )
 
     def result(
@@ -987,6 +1078,28 @@ def downgrade() -> None:
     op.execute("DROP TABLE rehearsal_half_done")
 '''
     (versions / "rehearsal_fails.py").write_text(body)
+
+
+def _given_image(config: RehearsalConfig) -> ImageRef | None:
+    """--image, parsed (it needs MigrationsSource image and no --migrations)."""
+    if config.image is None:
+        if config.insecure_registry:
+            raise RehearsalError("--insecure-registry is for --image's registry")
+        return None
+    if config.migrations_source != "image":
+        raise RehearsalError("--image reads the scripts from an image: not with bundled")
+    if config.migrations_dir is not None:
+        raise RehearsalError("--image brings its own scripts: not with --migrations")
+    try:
+        ref = ImageRef.parse(config.image)
+        RegistryClient(ref.registry, insecure=config.insecure_registry).close()  # validates
+    except InvalidRequest as exc:
+        raise RehearsalError(f"--image: {exc}") from exc
+    return ref
+
+
+def _scratch(prefix: str) -> contextlib.AbstractContextManager[str]:
+    return tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
 
 
 def _closed_port() -> int:

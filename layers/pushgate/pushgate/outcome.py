@@ -40,6 +40,8 @@ MAX_REVIEW_FINDINGS: Final = 5  # findings an event carries of the schema review
 MAX_REVIEW_TEXT: Final = 200  # characters of each of a finding's texts in an event
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
 NOT_PROMOTED: Final = "NotPromoted"  # "Note the missing promotion": the ledger has no record
+INVALID_IMAGE: Final = "InvalidImage"  # run_migrations refused the image's scripts (its read)
+SCHEMA_AHEAD_NOTE: Final = "schema ahead: deployed without touching the schema"
 
 
 class Announcement(TypedDict):
@@ -147,6 +149,7 @@ def report(run: RunRecord) -> dict[str, Any]:
         "from_revision": from_revision(run),
         "to_revision": to_revision(run),
         "applied": run.migration.get("applied"),
+        "schema_ahead": run.migration.get("schema_ahead") is True,
         "previous_task_definition": run.rollout.get("previous_task_definition"),
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
@@ -197,6 +200,8 @@ def rejection_reason(run: RunRecord) -> str:
         return not_promoted_reason(
             settings.get("environment"), settings.get("promotion_from"), run.push.get("digest")
         )
+    if caught.error == INVALID_IMAGE and isinstance(caught.cause, str):
+        return f"the image's migration scripts were refused before the lock: {caught.cause}"
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
     said = isinstance(caught.error, str) and isinstance(caught.cause, str)
@@ -247,6 +252,8 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
         return ROLLED_BACK, {**why, "restore_previous_version": restore}
     if run.error:
         return FAILED, why
+    if run.migration.get("schema_ahead") is True:  # an older image over the newer schema
+        return SUCCEEDED, {"note": SCHEMA_AHEAD_NOTE}
     return SUCCEEDED, {}
 
 

@@ -25,6 +25,8 @@ MIGRATIONS_SOURCE: Final = "MIGRATIONS_SOURCE"  # image (default) | bundled
 MIGRATIONS_PATH: Final = "MIGRATIONS_PATH"  # the project's directory inside the image, default /app
 IMAGE_MAX_PROJECT_BYTES: Final = "IMAGE_MAX_PROJECT_BYTES"  # size limit of what is extracted
 IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, loopback only
+# offline only (the rehearsal): every image is read from this loopback host:port instead
+IMAGE_REGISTRY_ENDPOINT: Final = "IMAGE_REGISTRY_ENDPOINT"
 
 # the schema review (review_schema; pushgate.review)
 SCHEMA_POLICY: Final = "SCHEMA_POLICY"  # enforce | warn (parameter SchemaPolicy); required
