@@ -180,10 +180,15 @@ class Rendezvous:
 
     # --- internals ---------------------------------------------------------------------------
     def _safety_poll(self, deployment_id: str) -> _Seen | None:
-        """What the service shows of the deployment waited for, when that ends the wait."""
-        described = self._ecs.describe_services(
-            cluster=self._target.cluster, services=[self._target.service]
-        )
+        """What the service shows of the deployment waited for, when that ends the wait. A
+        failed look (ECS throttling past the client's retries) ends nothing: the event, the next
+        poll or the deadline will."""
+        try:
+            described = self._ecs.describe_services(
+                cluster=self._target.cluster, services=[self._target.service]
+            )
+        except ClientError:
+            return None
         services = described.get("services") or [{}]
         newest = (services[0].get("deployments") or [{}])[0]
         newest_id, state = newest.get("id"), newest.get("rolloutState")
