@@ -233,7 +233,7 @@ class RehearsalConfig:
     parameters: Mapping[str, str] = field(default_factory=dict)  # overrides on top of that
     root: Path = REPO_ROOT
     time_scale: float = 0.0  # seconds really slept per simulated second of Wait/Retry
-    polls_to_complete: int = 2  # health polls a healthy rollout takes to reach COMPLETED
+    polls_to_complete: int = 1  # looks at the service / waits a healthy rollout takes to COMPLETED
     log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
     expect: str | None = None  # the status the run must end with; default: the scenario's
     ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)

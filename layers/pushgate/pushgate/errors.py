@@ -79,6 +79,11 @@ class ContainerNotFound(RolloutError):
     """The service's task definition has no container with the configured name."""
 
 
+class HealthDeadlineExceeded(RolloutError):
+    """The new version was not healthy within HealthDeadlineSeconds (the health wait's elapsed
+    seconds plus its safety polls that ran out). Final: the run rolls back."""
+
+
 class LockError(PushgateError):
     """Base of the errors raised while taking the deployment lock."""
 
