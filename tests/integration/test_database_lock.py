@@ -18,7 +18,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from pushgate import settings
-from pushgate.errors import DatabaseLockHeld, DatabaseLockTimeout, InvalidRequest
+from pushgate.database import connect, parse_database_url
+from pushgate.errors import DatabaseLockHeld, DatabaseLockTimeout, DatabaseNotReady, InvalidRequest
 
 from tests.helpers import load_event, modules_after_cold_start, query, tables
 
@@ -250,3 +251,23 @@ def test_cold_start_taking_a_free_lock_and_releasing_it_import_no_boto3(database
 
     assert imported == []
     assert query(database_url, "SELECT count(*) FROM pushgate_deploy_lock") == [[0]]
+
+
+def test_a_row_locked_by_a_stuck_session_is_not_waited_for_past_the_row_wait(
+    check_database: Check, db_env: str, lambda_context: LambdaContext
+) -> None:
+    # GIVEN the lock taken, and a session that keeps the lock's row locked (a stuck check)
+    handler = check_database()
+    handler.lambda_handler(claim(), lambda_context)
+    stuck = connect(parse_database_url(db_env))
+    try:
+        stuck.run("START TRANSACTION")
+        stuck.run("SELECT owner FROM pushgate_deploy_lock FOR UPDATE")
+        # WHEN a run checks the database THEN it gives up after the row wait, retryably
+        with pytest.raises(DatabaseNotReady) as raised:
+            handler.lambda_handler(claim(), lambda_context)
+    finally:
+        stuck.close()
+    assert "pushgate_deploy_lock" in str(raised.value)
+    # AND once the session is gone, the run re-enters its lock
+    assert handler.lambda_handler(claim(), lambda_context)["database_lock"]["reentered"] is True

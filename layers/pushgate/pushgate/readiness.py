@@ -59,7 +59,7 @@ def check_database(
             if in_recovery:
                 raise _in_recovery(db)
             if claim is not None:
-                lock = take_lock(con, lock_place(con, table), claim)
+                lock = take_lock(con, lock_place(con, table), claim, row_wait_ms=row_wait_ms(db))
             revisions = (
                 [
                     row[0]
@@ -87,6 +87,12 @@ def check_database(
     if lock is not None:
         readiness["database_lock"] = lock
     return readiness
+
+
+def row_wait_ms(db: DatabaseSettings) -> int:
+    """How long the database lock's row may stay locked by another session: half the
+    connection's read timeout (``DATABASE_CONNECT_TIMEOUT``), so PostgreSQL says so first."""
+    return max(1, int(db.connect_timeout * 500))
 
 
 def _in_recovery(db: DatabaseSettings) -> DatabaseNotReady:

@@ -46,7 +46,7 @@ from pushgate.errors import (
 from pushgate.versiontable import VersionTable, quote_ident
 
 LOCK_TABLE: Final = "pushgate_deploy_lock"
-ROW_WAIT: Final = "10s"  # lock_timeout while the row is read: a stuck holder is not waited for
+
 _LOCK_NOT_AVAILABLE: Final = "55P03"
 _WHERE_SQL: Final = (
     "SELECT (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -88,7 +88,7 @@ class LockPlace:
 
 
 @contextlib.contextmanager
-def _lock_table_errors(place: LockPlace | None) -> Iterator[None]:
+def _lock_table_errors(place: LockPlace | None, row_wait_ms: int = 0) -> Iterator[None]:
     """A database error the readiness classification does not know, raised by the lock's own
     SQL, becomes a typed error that names the lock table."""
     try:
@@ -99,7 +99,7 @@ def _lock_table_errors(place: LockPlace | None) -> Iterator[None]:
         where = place.table if place is not None else f"the {LOCK_TABLE} table"
         if sqlstate(exc) == _LOCK_NOT_AVAILABLE:
             raise DatabaseNotReady(
-                f"the row of {where} stayed locked for {ROW_WAIT}: {describe_error(exc)}"
+                f"the row of {where} stayed locked for {row_wait_ms} ms: {describe_error(exc)}"
             ) from exc
         raise DatabaseConfigError(f"{where} cannot be used: {describe_error(exc)}") from exc
 
@@ -126,14 +126,18 @@ def take_lock(
     con: pg8000.native.Connection,
     place: LockPlace,
     claim: LockClaim,
+    *,
+    row_wait_ms: int,
     look: OwnerLookup = look_at_owner,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LockTaken:
     """Take the lock for ``claim.owner`` in the caller's transaction (free, ours: re-entered, or
     an ended owner's: taken over); DatabaseLockHeld or DatabaseLockTimeout while another
-    execution holds it."""
-    with _lock_table_errors(place):
-        con.run(f"SET LOCAL lock_timeout = '{ROW_WAIT}'")
+    execution holds it. A row (or the key's advisory lock) that another session keeps locked is
+    waited for ``row_wait_ms`` at most (``lock_timeout``: less than the connection's read
+    timeout, so the server's answer comes first), then DatabaseNotReady."""
+    with _lock_table_errors(place, row_wait_ms):
+        con.run(f"SET LOCAL lock_timeout = {int(row_wait_ms)}")
         con.run("SELECT pg_advisory_xact_lock(:key)", key=place.advisory_key)
         con.run(f"CREATE TABLE IF NOT EXISTS {place.table} {_COLUMNS}")
         rows = con.run(
