@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from pushgate.aws import Clients
 from pushgate.serving import (
     CONSECUTIVE_FAILURES,
     OUTCOME_METRICS,
@@ -30,10 +29,7 @@ metrics = Metrics()
 
 
 # cold start: a missing LOCK_TABLE_NAME / SERVING_RECORD_ID fails here, clearly
-RECORD = ServingRecord.from_environment(
-    boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})),
-    os.environ,
-)
+RECORD = ServingRecord.from_environment(Clients().now("dynamodb"), os.environ)
 
 
 @logger.inject_lambda_context(clear_state=True)

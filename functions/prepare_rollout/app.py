@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from pushgate.aws import Clients
 from pushgate.errors import PushgateError
 from pushgate.push import PushedImage
 from pushgate.rollout import Rollout, RolloutResult, RolloutTarget, register_fields_of
@@ -27,7 +26,7 @@ metrics = Metrics()
 
 # cold start: a missing CLUSTER_NAME / SERVICE_NAME / CONTAINER_NAME fails here, clearly
 TARGET = RolloutTarget.from_environment(os.environ)
-ECS = boto3.client("ecs", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+ECS = Clients().now("ecs")
 ROLLOUT = Rollout(ECS, TARGET, register_fields_of(ECS))
 
 
