@@ -10,15 +10,17 @@ See pushgate.snapshot.policy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.aws import Clients
 from pushgate.errors import SnapshotError
 from pushgate.snapshot.policy import await_snapshot
 from pushgate.snapshot.requests import AwaitRequest
 from pushgate.snapshot.store import SnapshotStore
+
+if TYPE_CHECKING:  # annotations only: its import is ~2 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 RDS = Clients().now("rds")
