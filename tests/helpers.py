@@ -120,7 +120,9 @@ def modules_after_cold_start(
             f"handler.lambda_handler(json.loads({json.dumps(e)!r}), Context())\n"
             for e in (events if invoke else ())
         )
-        + f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(roots)!r})))\n"
+        # a root counts when it, or any module under it, was imported ("botocore.client" too)
+        + f"print(json.dumps(sorted({{r for r in {sorted(roots)!r} for m in sys.modules "
+        + "if m == r or m.startswith(r + '.')})))\n"
     )
     lambda_env = {
         **os.environ,

@@ -147,17 +147,30 @@ except Exception as _exc:  # Lambda: Runtime.ImportModuleError, the INIT phase f
                     "missing": getattr(_exc, "name", None)}})
     os._exit(0)
 _import_ms = (_t.perf_counter() - _started) * 1000
+_imported_too = []  # the layer build's trace: modules a handler may import later, by name
+for _name in {then_import!r}:
+    _parent, _, _leaf = _name.rpartition(".")
+    try:  # `from package import name`: name is a module's attribute, or its submodule
+        if _parent and not isinstance(
+            getattr(importlib.import_module(_parent), _leaf, sys), type(sys)
+        ):
+            continue
+        importlib.import_module(_name)
+    except Exception as _exc:  # that import statement would fail in the handler too
+        _imported_too.append(_name + ": " + type(_exc).__name__ + ": " + str(_exc))
 _say("loaded", {{
     "import_ms": _import_ms,
     "files": sorted({{getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}}),
     "modules": sorted(sys.modules),
     "compiled": sorted(set(_compiled)),
+    "not_imported": _imported_too,
     "cold_start_errors": [
         f"{{k}}: {{type(v).__name__}}" for k, v in vars(_module).items()
         if isinstance(v, BaseException)
     ],
 }})
 _event = os.environ.get("PUSHGATE_LAMBDA_EVENT")
+_compiled_at_start = len(_compiled)
 if _event is not None:
     class _Context:
         function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
@@ -176,9 +189,10 @@ if _event is not None:
     try:
         _result = _module.lambda_handler(json.loads(_event), _Context())
     except Exception as _exc:
-        _say("invoked", {{"errorType": type(_exc).__name__, "errorMessage": str(_exc)}})
+        _answer = {{"errorType": type(_exc).__name__, "errorMessage": str(_exc)}}
     else:
-        _say("invoked", {{"result": _result}})
+        _answer = {{"result": _result}}
+    _say("invoked", {{"answer": _answer, "compiled": sorted(set(_compiled[_compiled_at_start:]))}})
 os._exit(0)
 """
 
@@ -197,6 +211,12 @@ class ColdStart:
     # compiled all the same, and is in no ``files``
     compiled: list[str] = field(default_factory=list)
     invocation: dict[str, Any] | None = None  # {"result": ...} or {"errorType", "errorMessage"}
+    # with ``watch_compiles`` and an event: the .py files the first invocation compiled from
+    # source (a module the handler imports only when it runs, and found no byte code for)
+    first_call_compiled: list[str] = field(default_factory=list)
+    # ``then_import``'s names that neither imported nor are an attribute of their parent
+    # module (``from package import function``), each with why
+    not_imported: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -220,15 +240,23 @@ class LambdaPython:
         *,
         module: str = "app",
         watch_compiles: bool = False,
+        then_import: Sequence[str] = (),
     ) -> ColdStart:
         """Start the function's process; import its handler module (``module``: another one,
         to compare) and invoke it once with ``event`` unless None; what it reported.
-        ``watch_compiles``: note which sources the import compiled (an audit hook, so not
-        while timing)."""
+        ``watch_compiles``: note which sources the import (and the invocation) compiled (an
+        audit hook, so not while timing). ``then_import``: modules to import after the handler
+        module and before the invocation (what the layer build traces beyond the cold start);
+        the timing is the handler module's alone."""
         child_env = {**env, "PYTHONPATH": self.python_path(function_dir)}
         if event is not None:
             child_env["PUSHGATE_LAMBDA_EVENT"] = json.dumps(event)
-        code = _CHILD.format(marker=_MARKER, module=module, watch_compiles=watch_compiles)
+        code = _CHILD.format(
+            marker=_MARKER,
+            module=module,
+            watch_compiles=watch_compiles,
+            then_import=list(then_import),
+        )
         started = time.perf_counter()
         child = subprocess.Popen(
             [self.python, *self.flags, "-c", code],
@@ -260,6 +288,7 @@ class LambdaPython:
                 f"{stderr.strip()[-1500:]}"
             )
         loaded = reports["loaded"]
+        invoked = reports.get("invoked")
         return ColdStart(
             import_ms=float(loaded["import_ms"]),
             process_ms=loaded_ms,
@@ -267,7 +296,9 @@ class LambdaPython:
             modules=list(loaded["modules"]),
             cold_start_errors=list(loaded["cold_start_errors"]),
             compiled=list(loaded["compiled"]),
-            invocation=reports.get("invoked"),
+            invocation=None if invoked is None else dict(invoked["answer"]),
+            first_call_compiled=[] if invoked is None else list(invoked["compiled"]),
+            not_imported=list(loaded["not_imported"]),
         )
 
 

@@ -8,9 +8,13 @@
 1. Trace: each ``functions/<name>/app.py`` is imported in its own process the way Lambda's
    python3.13 imports it (:mod:`pushgate_cli.lambda_python`), with the environment the template
    gives that function, against ``--site`` (the layer's closure installed for this machine: the
-   layer itself when it was built for this machine). What the process has loaded from ``--site``,
-   and what it compiled there without loading (an import that failed inside a ``try``), is the
-   cold-start set. Nothing is kept by hand.
+   layer itself when it was built for this machine). The same process then imports every module
+   that an import statement names in that app.py and, transitively, in each pushgate module
+   those reach, function-local imports included (:func:`reachable_imports`, an ``ast`` scan):
+   what a handler imports only when it runs (the secret fetch's Powertools ``parameters``, the
+   image reader) is compiled from source on its first invocation otherwise. What the process has
+   loaded from ``--site``, and what it compiled there without loading (an import that failed
+   inside a ``try``), is the traced set. Nothing is kept by hand.
 2. Compile: each traced module of the layer (``--layer``; the same relative path) gets
    ``__pycache__/<module>.cpython-313.pyc`` with ``--invalidation-mode unchecked-hash``: zip
    extraction does not keep the mtimes a timestamp-checked pyc needs, and ``/opt`` is read-only.
@@ -23,11 +27,12 @@ Exit 0 with a one-line summary; 1 with one line saying what is wrong (never a tr
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
 import py_compile
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -100,16 +105,103 @@ def handlers(functions: Path, template_path: Path, samconfig: Path) -> list[Hand
     return found
 
 
+OWN_PACKAGE: Final = "pushgate"  # the layer's own code, whose imports the trace follows
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``: true for type checkers only."""
+    if isinstance(test, ast.Attribute):
+        return test.attr == "TYPE_CHECKING"
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
+def _run_time_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """Every node below ``node`` but those under ``if TYPE_CHECKING:`` (never run)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and _is_type_checking(child.test):
+            for branch in child.orelse:
+                yield branch
+                yield from _run_time_nodes(branch)
+        else:
+            yield child
+            yield from _run_time_nodes(child)
+
+
+def _named_modules(tree: ast.Module, package: str) -> set[str]:
+    """What the import statements of a module (of ``package``) name, wherever they are (a
+    function's body too); ``from a import b`` names a, and a.b (b may be a submodule)."""
+    names: set[str] = set()
+    for node in _run_time_nodes(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative to the package (one level: the package itself)
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base]).strip(".")
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def _own_modules(site: Path, name: str) -> list[tuple[Path, str]]:
+    """(file, package) of ``name`` and of each package above it, if they are pushgate's."""
+    parts = name.split(".")
+    if parts[0] != OWN_PACKAGE:
+        return []
+    found = []
+    for depth in range(1, len(parts) + 1):
+        module = ".".join(parts[:depth])
+        path = site.joinpath(*parts[:depth])
+        if (path / "__init__.py").is_file():
+            found.append((path / "__init__.py", module))
+        elif path.with_suffix(".py").is_file():
+            found.append((path.with_suffix(".py"), ".".join(parts[: depth - 1])))
+        else:
+            break  # a name in a module (from pushgate.errors import X): nothing below it
+    return found
+
+
+def reachable_imports(app: Path, site: Path) -> list[str]:
+    """Every module an import statement names in ``app`` or, transitively, in a pushgate module
+    of ``site`` that those names reach (function-local imports included): what the handler can
+    import, at cold start or only when it runs. A name may be no module (``from x import f``)."""
+    names: set[str] = set()
+    seen: set[Path] = set()
+    pending = [(app, "")]
+    while pending:
+        path, package = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except SyntaxError as exc:
+            raise BytecodeError(f"{path}: not Python 3.13 source: {exc.msg}") from exc
+        for name in sorted(_named_modules(tree, package) - names):
+            names.add(name)
+            pending += _own_modules(site, name)
+    # the standard library is never the layer's (this runs on python3.13: its names)
+    return sorted(name for name in names if name.partition(".")[0] not in sys.stdlib_module_names)
+
+
 def trace(python: LambdaPython, handler: Handler) -> set[str]:
-    """The files of ``python.layer`` that the handler's cold start loads or compiles, relative
-    to it."""
+    """The files of ``python.layer`` that the handler's cold start loads or compiles, and that
+    the modules it can import later (:func:`reachable_imports`) load or compile, relative to
+    it."""
     env = lambda_environment(
         handler.name, handler.directory, handler.memory_mb, handler.environment
     )
+    later = reachable_imports(handler.directory / "app.py", python.layer)
     try:
-        started = python.run(handler.directory, env, watch_compiles=True)
+        started = python.run(handler.directory, env, watch_compiles=True, then_import=later)
     except LambdaPythonError as exc:
         raise BytecodeError(str(exc)) from exc
+    if started.not_imported:  # pushgate's own code names them: the handler would fail too
+        raise BytecodeError(
+            f"{handler.name} can import modules that do not import on python3.13: "
+            + ", ".join(started.not_imported)
+        )
     if started.cold_start_errors:
         raise BytecodeError(
             f"{handler.name} kept errors at cold start, so its trace is not what Lambda loads: "
@@ -214,7 +306,8 @@ def build(args: argparse.Namespace) -> str:
         raise BytecodeError(f"{count} byte-code files in the layer, {len(traced)} modules traced")
     each = ", ".join(f"{name} {n}" for name, n in per_handler.items())
     return (
-        f"byte code for {count} modules traced from the handlers' cold starts ({each}): "
+        f"byte code for {count} modules traced from the handlers (cold start and later imports: "
+        f"{each}): "
         f"{size / 1024 / 1024:.1f} MiB, {CACHE_TAG}, unchecked-hash"
     )
 

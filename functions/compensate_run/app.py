@@ -11,27 +11,35 @@ Raises ``InvalidRequest`` for an event that is not such a status change.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from pushgate.aws import Clients
 from pushgate.compensation import Compensation
 from pushgate.deadrun import CompensationSettings, parse_status_change, read_dead_run
 from pushgate.errors import PushgateError
+
+if TYPE_CHECKING:  # annotations only: its import is ~2 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 metrics = Metrics()
 
 # cold start: a missing setting fails here, clearly
 CONFIG = CompensationSettings.from_env(os.environ)
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
-SFN = boto3.client("stepfunctions", config=_RETRIES)
+# every run reads the dead run's history, releases the lock and alerts; only a run that had
+# moved the service asks ECS, only one that had migrated invokes run_migrations
+_CLIENTS = Clients()
+SFN = _CLIENTS.now("stepfunctions")
 COMPENSATION = Compensation(
     CONFIG,
-    {name: boto3.client(name, config=_RETRIES) for name in ("ecs", "dynamodb", "events", "lambda")},
+    {
+        "dynamodb": _CLIENTS.now("dynamodb"),
+        "events": _CLIENTS.now("events"),
+        "ecs": _CLIENTS.on_first_use("ecs"),
+        "lambda": _CLIENTS.on_first_use("lambda"),
+    },
 )
 
 

@@ -10,13 +10,15 @@ the reason) or ``InvalidRequest`` (the call itself is malformed). It reads and c
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.errors import InvalidPush
 from pushgate.push import NormalisedPush, Stack
 from pushgate.push_rules import describe_push
+
+if TYPE_CHECKING:  # annotations only: its import is ~2 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 

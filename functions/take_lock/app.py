@@ -11,12 +11,10 @@ longer than its lock wait, ``InvalidRequest`` for a malformed event. See pushgat
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from pushgate.aws import Clients
 from pushgate.errors import DeploymentLockHeld, PushgateError
 from pushgate.lock import DeploymentLock, LockRequest, LockTaken, lock_table
 
@@ -24,13 +22,15 @@ logger = Logger()
 # No Powertools Tracer: a waiting run calls this once a minute, and the X-Ray SDK's import is
 # about 150 ms of every cold start (`make bench`); Lambda's active tracing still records it.
 
-# cold start: a missing LOCK_TABLE_NAME fails here, clearly
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# cold start: a missing LOCK_TABLE_NAME fails here, clearly. Step Functions is asked only
+# whether a held lock's holder still runs: its client is made then (pushgate.aws).
+_CLIENTS = Clients()
 LOCK = DeploymentLock(
-    boto3.client("dynamodb", config=_CONFIG),
-    boto3.client("stepfunctions", config=_CONFIG),
-    lock_table(os.environ),
+    _CLIENTS.now("dynamodb"), _CLIENTS.on_first_use("stepfunctions"), lock_table(os.environ)
 )
+
+if TYPE_CHECKING:  # annotations only: its import is ~2 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

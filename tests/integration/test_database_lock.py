@@ -237,14 +237,14 @@ def test_a_malformed_request_changes_nothing(
     assert tables(db_env) == set()
 
 
-def test_cold_start_taking_a_free_lock_and_releasing_it_import_no_boto3(database_url: str) -> None:
+def test_cold_start_taking_a_free_lock_and_releasing_it_import_no_aws_sdk(database_url: str) -> None:
     """GIVEN a fresh interpreter as Lambda's WHEN check_database is loaded, takes a free lock,
-    re-enters it and releases it THEN boto3 was not imported: only a takeover pays for it."""
+    re-enters it and releases it THEN no AWS client was made (neither boto3 nor botocore.client imported): only a takeover pays."""
     events = [claim(), claim(), release()]
     imported = modules_after_cold_start(
         "check_database",
         {settings.DATABASE_URL: database_url},
-        {"boto3"},
+        {"boto3", "botocore.client"},
         invoke=True,
         events=events,
     )

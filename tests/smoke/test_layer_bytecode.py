@@ -123,16 +123,62 @@ def test_only_python313_compiles_the_layer(tmp_path: Path) -> None:
 
 def test_the_trace_keeps_an_optional_import_that_fails(python313: str, tmp_path: Path) -> None:
     # GIVEN a layer package whose import tries a Windows-only module, as dateutil.tz does
-    layer, sdk, function = tmp_path / "layer", tmp_path / "sdk", tmp_path / "fn"
-    for directory in (layer / "pkg", sdk, function):
-        directory.mkdir(parents=True)
-    (layer / "pkg" / "__init__.py").write_text(
-        "try:\n    from pkg import win\nexcept ImportError:\n    win = None\n"
-    )
-    (layer / "pkg" / "win.py").write_text("import winreg\n")
-    (function / "app.py").write_text("import pkg\n")
-    handler = Handler("fn", function, "FnFunction", 128, {})
+    layer = {
+        "pkg/__init__.py": "try:\n    from pkg import win\nexcept ImportError:\n    win = None\n",
+        "pkg/win.py": "import winreg\n",
+    }
     # WHEN the handler's cold start is traced
-    traced = trace(LambdaPython(python313, layer, sdk), handler)
+    traced = _trace(python313, tmp_path, layer, "import pkg\n")
     # THEN the module that failed to import is traced too: Lambda compiles it on every start
     assert traced == {"pkg/__init__.py", "pkg/win.py"}
+
+
+def _trace(python313: str, tmp_path: Path, layer_files: dict[str, str], app: str) -> set[str]:
+    """The trace of a handler ``app`` (its source) on a layer of ``layer_files``."""
+    layer, sdk, function = tmp_path / "layer", tmp_path / "sdk", tmp_path / "fn"
+    for relative, text in {**layer_files, "../fn/app.py": app}.items():
+        (layer / relative).parent.mkdir(parents=True, exist_ok=True)
+        (layer / relative).write_text(text)
+    sdk.mkdir()
+    return trace(
+        LambdaPython(python313, layer, sdk), Handler("fn", function, "FnFunction", 128, {})
+    )
+
+
+def test_the_trace_covers_what_a_handler_imports_only_when_it_runs(
+    python313: str, tmp_path: Path
+) -> None:
+    # GIVEN a handler whose pushgate module imports more inside a function (and relatively),
+    # and names one module for annotations only
+    layer = {
+        "pushgate/__init__.py": "",
+        "pushgate/lazy.py": "def fetch():\n    from pushgate import later\n",
+        "pushgate/later.py": "import provider\nfrom . import near\n",
+        "pushgate/near.py": "",
+        "pushgate/typed.py": "",
+        "provider/__init__.py": "def helper():\n    from provider import deep\n",
+        "provider/deep.py": "",
+    }
+    app = "from typing import TYPE_CHECKING\nimport pushgate.lazy\n"
+    app += "if TYPE_CHECKING:\n    import pushgate.typed\n"
+    # WHEN its cold start is traced
+    traced = _trace(python313, tmp_path, layer, app)
+    # THEN what the handler's first call imports is traced too (the layer's own code is
+    # followed; a third-party package's function-local import is not: the smoke test guards it)
+    assert traced == {
+        "pushgate/__init__.py",
+        "pushgate/lazy.py",
+        "pushgate/later.py",
+        "pushgate/near.py",
+        "provider/__init__.py",
+    }
+
+
+def test_the_trace_refuses_a_module_that_pushgate_imports_and_does_not_import(
+    python313: str, tmp_path: Path
+) -> None:
+    # GIVEN a pushgate module that imports, inside a function, a package the layer lacks
+    layer = {"pushgate/__init__.py": "", "pushgate/lazy.py": "def f():\n    import not_shipped\n"}
+    # WHEN traced / THEN the build stops: the first invocation would fail the same way
+    with pytest.raises(BytecodeError):
+        _trace(python313, tmp_path, layer, "import pushgate.lazy\n")

@@ -278,10 +278,16 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
     ]
     assert without_byte_code == [], f"{name}'s cold start compiled these from source"
     # nor any it tried and did not keep (an optional import that fails on Linux)
-    compiled = [Path(f).resolve() for f in started.compiled]
-    compiled_in_layer = [str(f.relative_to(layer)) for f in compiled if f.is_relative_to(layer)]
-    assert compiled_in_layer == [], f"{name}'s cold start compiled these from source"
+    assert _in_layer(started.compiled, layer) == [], f"{name}'s cold start compiled these"
+    # nor any that its first invocation imports (a function-local import, a lazy provider)
+    first_call = _in_layer(started.first_call_compiled, layer)
+    assert first_call == [], f"{name}'s first invocation compiled these from source"
     return started.invocation["result"]
+
+
+def _in_layer(files: list[str], layer: Path) -> list[str]:
+    paths = [Path(f).resolve() for f in files]
+    return sorted(str(p.relative_to(layer)) for p in paths if p.is_relative_to(layer))
 
 
 def _files(directory: Path) -> dict[str, int]:

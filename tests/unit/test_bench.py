@@ -233,7 +233,8 @@ def test_dollars_keep_three_significant_digits_without_exponents(usd: float, sho
     [
         (["pushgate", "alembic", "sqlalchemy"], "run_migrations"),
         (["pushgate", "boto3", "aws_xray_sdk"], "prepare_rollout"),
-        (["pushgate", "aws_lambda_powertools"], "check_database"),
+        (["pushgate", "botocore", "botocore.client"], "prepare_rollout"),  # pushgate.aws's
+        (["pushgate", "aws_lambda_powertools", "botocore"], "check_database"),
     ],
 )
 def test_a_new_function_gets_the_budget_of_the_closest_by_what_it_loads(

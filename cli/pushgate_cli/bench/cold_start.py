@@ -67,13 +67,15 @@ BUDGETS: Final = {
 
 def budget_for(name: str, modules: Sequence[str]) -> ColdStartBudget:
     """The function's own budget, or the closest one's by what its cold start loads: alembic
-    (run_migrations'), the AWS SDK (prepare_rollout's), else neither (check_database's)."""
+    (run_migrations'), an AWS SDK client (prepare_rollout's), else neither (check_database's).
+    A client is botocore's ``botocore.client`` (the handlers make theirs with botocore's session,
+    pushgate.aws, without boto3); Powertools imports the ``botocore`` package alone everywhere."""
     if name in BUDGETS:
         return BUDGETS[name]
     loaded = set(modules)
     if "alembic" in loaded:
         return BUDGETS["run_migrations"]
-    if "boto3" in loaded or "aws_xray_sdk" in loaded:
+    if {"boto3", "botocore.client", "aws_xray_sdk"} & loaded:
         return BUDGETS["prepare_rollout"]
     return BUDGETS["check_database"]
 

@@ -1,6 +1,6 @@
 """Is the execution that holds the database lock still running? (the takeover rule's question)
 
-Asked only when another execution holds the lock, so boto3 is imported here, on that path, and
+Asked only when another execution holds the lock, so botocore is imported here, on that path, and
 never at ``check_database``'s cold start. The answer:
 
 - ``running``: ``states:DescribeExecution`` says RUNNING: the lock is held;
@@ -50,13 +50,16 @@ def look_at_owner(owner: str, me: ExecutionArn) -> OwnerLook:
 def _client(region: str) -> Any:
     """Step Functions of ``region`` (made once per warm instance: a waiting run asks again
     every minute)."""
-    import boto3
     from botocore.config import Config
+    from botocore.session import Session
 
     config = Config(
-        connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+        region_name=region,
+        connect_timeout=3,
+        read_timeout=5,
+        retries={"mode": "standard", "max_attempts": 3},
     )
-    return boto3.client("stepfunctions", region_name=region, config=config)
+    return Session().create_client("stepfunctions", config=config)
 
 
 def _describe(owner: ExecutionArn) -> OwnerLook:
