@@ -237,9 +237,10 @@ def test_a_malformed_request_changes_nothing(
     assert tables(db_env) == set()
 
 
-def test_cold_start_taking_a_free_lock_and_releasing_it_import_no_aws_sdk(database_url: str) -> None:
+def test_taking_a_free_lock_and_releasing_it_make_no_aws_client(database_url: str) -> None:
     """GIVEN a fresh interpreter as Lambda's WHEN check_database is loaded, takes a free lock,
-    re-enters it and releases it THEN no AWS client was made (neither boto3 nor botocore.client imported): only a takeover pays."""
+    re-enters it and releases it THEN no AWS client was made (neither boto3 nor botocore.client
+    imported): only a takeover pays for one."""
     events = [claim(), claim(), release()]
     imported = modules_after_cold_start(
         "check_database",
