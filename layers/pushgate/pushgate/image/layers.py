@@ -16,6 +16,8 @@ checked again once all layers are applied.
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import posixpath
 import shutil
@@ -84,6 +86,32 @@ class ProjectTree:
         self._real_root = os.path.realpath(root)
 
     # -- a layer -----------------------------------------------------------------------------
+    def keep(self, members: Iterator[Entry], where: str) -> list[Entry]:
+        """What :meth:`apply` needs of one layer's entries, read now, the rest dropped: every
+        name checked, the entries at, above or under the path and every whiteout kept, the
+        data of regular files under the path read into memory (no more than the size limit).
+        It reads nothing of the tree, so layers are kept by other threads while one is applied.
+        """
+        kept: list[Entry] = []
+        size = 0
+        for member, open_data in members:
+            name = normalize_member_name(member.name, where)
+            if posixpath.basename(name).startswith(WHITEOUT_PREFIX):
+                kept.append((member, _no_data))
+                continue
+            rel = _inside(name, self.prefix)
+            if rel is None and not _covers(name, self.prefix):
+                continue
+            if not rel or not member.isreg():
+                kept.append((member, _no_data))
+                continue
+            size += member.size
+            if size > self.max_bytes:
+                raise InvalidImage(self._over_limit(where))
+            data = open_data()
+            kept.append((member, functools.partial(io.BytesIO, data.read() if data else b"")))
+        return kept
+
     def apply(self, members: Iterator[Entry], where: str) -> bool:
         """Apply one layer's entries; True when it touched the path (wrote, or deleted)."""
         layer = _LayerState()
@@ -263,13 +291,20 @@ class ProjectTree:
     def _charge(self, size: int, where: str) -> None:
         self.bytes_written += size
         if self.bytes_written > self.max_bytes:
-            raise InvalidImage(
-                f"{where}: the project under {self.migrations_path} is over its size limit of "
-                f"{self.max_bytes} bytes"
-            )
+            raise InvalidImage(self._over_limit(where))
+
+    def _over_limit(self, where: str) -> str:
+        return (
+            f"{where}: the project under {self.migrations_path} is over its size limit of "
+            f"{self.max_bytes} bytes"
+        )
 
     def _contains(self, real: str) -> bool:
         return real == self._real_root or real.startswith(self._real_root + os.sep)
+
+
+def _no_data() -> IO[bytes] | None:
+    return None
 
 
 class _LayerState:
