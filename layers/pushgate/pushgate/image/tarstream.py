@@ -39,6 +39,26 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+class Inflate(Protocol):
+    """A raw-deflate decompressor: zlib's ``decompressobj`` or python-isal's."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+    def decompress(self, data: bytes | memoryview, max_length: int = 0, /) -> bytes: ...
+
+
+def raw_inflate() -> Inflate:
+    """ISA-L's inflate (the python-isal wheel: 3 to 4 times zlib's speed on compressible
+    layers, the same on stored blocks), zlib's when the wheel is missing."""
+    try:
+        from isal import isal_zlib  # only for gzip layers
+    except ImportError:
+        return zlib.decompressobj(-zlib.MAX_WBITS)
+    return cast(Inflate, isal_zlib.decompressobj(-isal_zlib.MAX_WBITS))
+
+
 def require_layer_type(media_type: str, where: str) -> None:
     """InvalidImage naming the media type when pushgate cannot read such a layer."""
     if media_type not in LAYER_TYPES:
@@ -81,6 +101,9 @@ def layer_read_errors() -> tuple[type[Exception], ...]:
     zstandard = sys.modules.get("zstandard")
     if zstandard is not None:
         errors += (zstandard.ZstdError,)
+    isal_zlib = sys.modules.get("isal.isal_zlib")
+    if isal_zlib is not None:
+        errors += (isal_zlib.error,)
     return errors
 
 
@@ -162,14 +185,15 @@ class LayerStream(io.RawIOBase):
 
 
 class GzipSource:
-    """A gzip member's decompressed bytes (RFC 1952), inflated in steps of at most the size
-    asked for. The blob's sha256 is verified as it streams, so the member's CRC-32 (as slow as
-    the hash on zlib 1.2) is not computed again, as tarfile's own gzip stream does not; a
-    stream that ends before its last block is EOFError. What follows the member is ignored."""
+    """A gzip member's decompressed bytes (RFC 1952), inflated (:func:`raw_inflate`) in steps
+    of at most the size asked for. The blob's sha256 is verified as it streams, so the member's
+    CRC-32 (on zlib 1.2, over half the hash's cost) is not computed again, as tarfile's own gzip
+    stream does not either; a stream that ends before its last block is EOFError. What follows
+    the member is ignored, as tarfile ignores it."""
 
-    def __init__(self, blob: Readable) -> None:
+    def __init__(self, blob: Readable, inflate: Inflate | None = None) -> None:
         self._blob = blob
-        self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        self._inflate = inflate or raw_inflate()
         self._input = b""  # compressed bytes not yet given to zlib (or its unconsumed tail)
         self._header_read = False
 
