@@ -16,8 +16,9 @@ from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.cache import ScriptCache
 from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
-from pushgate.image.layers import ProjectTree, normalize_migrations_path
+from pushgate.image.layers import ProjectTree
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
+from pushgate.image.names import normalize_migrations_path
 from pushgate.image.prefetch import Prefetcher, StoppableBlob
 from pushgate.image.reference import REGISTRY_PATTERN, ImageRef, Platform, is_loopback
 from pushgate.image.registry import RegistryClient, anonymous
