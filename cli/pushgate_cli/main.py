@@ -172,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
     bench_cmd.add_argument(
         "--repeat", type=int, default=11, metavar="N", help="runs per figure; the median counts"
     )
+    bench_cmd.add_argument(
+        "--only",
+        metavar="PART",
+        help="measure one part alone: cold-starts, sizes, warm, image or rehearsal",
+    )
     from pushgate_cli.operator.cli import add_commands
 
     add_commands(commands)
@@ -183,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from pushgate_cli.bench.command import run_bench
 
-        return run_bench(output=args.output, repeat=args.repeat)
+        return run_bench(output=args.output, repeat=args.repeat, only=args.only)
     if args.command == "check-migrations":
         return _check_migrations(args.directory)
     from pushgate_cli.operator.cli import COMMANDS, run

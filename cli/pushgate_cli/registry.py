@@ -220,6 +220,11 @@ class Registry:
         self._wait_until_up()
         self._count = 0
 
+    @property
+    def pid(self) -> int:
+        """The docker-registry process (the bench reads its CPU time)."""
+        return self._process.pid
+
     def _wait_until_up(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 from pushgate.errors import InvalidImage
 from pushgate.image import ImageReader, ImageRef, ImageSettings
+from pushgate.image.prefetch import Prefetcher, StoppableBlob
 from pushgate.image.registry import RegistryClient
 
 from tests.registry import Layer, Registry, project_layer
@@ -91,6 +93,71 @@ def test_a_tampered_base_layer_is_refused_even_when_fetched_ahead(
     # WHEN it is read THEN InvalidImage names the digest it has, and the thread is gone
     with pytest.raises(InvalidImage, match="has digest"):
         reader(tmp_path, []).read(ref)
+    assert fetching_threads() == []
+
+
+def tamper(registry: Registry, layer: Layer) -> None:
+    """The registry serves ``layer``'s blob with one byte altered."""
+    blob = registry.blob_file(_digest(layer.blob()))
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    blob.write_bytes(bytes(data))
+
+
+def test_two_layers_failing_at_once_report_the_first_in_order(
+    registry: Registry, tmp_path: Path
+) -> None:
+    # GIVEN images whose second and third layers both fail, fetched and scanned at once: one a
+    # refusal (a device file under /app), the other a tampered blob, in either order
+    hostile = Layer().dir("app").device("app/null")
+    late_tampered, early_tampered = filler("g"), filler("h")
+    refused_first = registry.push([filler("i"), hostile, late_tampered, project_layer()])
+    tampered_first = registry.push([filler("j"), early_tampered, hostile, project_layer()])
+    tamper(registry, late_tampered)
+    tamper(registry, early_tampered)
+    # WHEN each is read THEN InvalidImage names the earlier layer's fault, and the threads end
+    with pytest.raises(InvalidImage, match="layer 2/4") as refused:
+        reader(tmp_path, []).read(refused_first)
+    assert "device file" in str(refused.value)
+    with pytest.raises(InvalidImage, match="has digest") as tampered:
+        reader(tmp_path, []).read(tampered_first)
+    assert _digest(early_tampered.blob()) in str(tampered.value)
+    assert fetching_threads() == []
+
+
+def test_the_threads_fetch_no_further_ahead_than_two_layers(
+    registry: Registry, tmp_path: Path
+) -> None:
+    # GIVEN an image of five big layers, and a reader that takes none of the scans yet
+    layers = [filler(f"k{n}") for n in range(5)]
+    ref = registry.push(layers)
+    manifest = registry.manifest(ref)
+    clients: list[RegistryClient] = []
+
+    def connect() -> RegistryClient:
+        client = RegistryClient(ref.registry, insecure=True)
+        clients.append(client)
+        return client
+
+    scanned: list[int] = []
+
+    def scan(index: int, blob: StoppableBlob) -> int:
+        blob.verify()
+        scanned.append(index)
+        return index
+
+    prefetcher = Prefetcher(connect, ref.repository, manifest.layers, scan)
+    with prefetcher.running() as results:
+        # WHEN two layers are scanned, and the reader waits before it takes the first result
+        deadline = time.monotonic() + 60
+        while len(scanned) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        # THEN no thread has taken a third layer
+        assert sorted(scanned) == [0, 1]
+        # AND once the reader takes them, the rest come, in order, each verified
+        assert list(results) == [0, 1, 2, 3, 4]
+    assert sum(client.requests for client in clients) == 5
     assert fetching_threads() == []
 
 

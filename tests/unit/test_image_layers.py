@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from pushgate.errors import InvalidImage, InvalidRequest
-from pushgate.image.layers import ProjectTree, normalize_member_name, normalize_migrations_path
+from pushgate.image.layers import ProjectTree
+from pushgate.image.names import normalize_member_name, normalize_migrations_path
 from pushgate.image.tarstream import entries, open_layer
 
 from tests.registry import LAYER_TYPES, Layer

@@ -30,6 +30,14 @@ _TITLES = {
     "the rehearsal": "Rehearsal and cost",
     "the image's scripts": "Reading the scripts out of an image",
 }
+# `pushgate bench --only NAME`: one part alone (its figures and budgets, nothing else measured)
+SECTIONS = {
+    "cold-starts": "cold starts",
+    "sizes": "package sizes",
+    "warm": "warm latency and the seed's way",
+    "image": "the image's scripts",
+    "rehearsal": "the rehearsal",
+}
 
 
 def _say(message: str) -> None:
@@ -62,10 +70,14 @@ def _write_json(output: Path, report: Report, machine: str, repeat: int) -> None
     output.write_text(json.dumps(document, indent=2) + "\n")
 
 
-def run_bench(*, output: Path, repeat: int) -> int:
-    """Measure, print the table, write the JSON to ``output``. 0: every figure measured."""
+def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
+    """Measure (every part, or the one ``only`` names: a key of :data:`SECTIONS`), print the
+    table, write the JSON to ``output``. 0: every figure measured."""
     if repeat < 1:
         _say("--repeat must be at least 1")
+        return 2
+    if only is not None and only not in SECTIONS:
+        _say(f"--only must be one of {', '.join(SECTIONS)}, not {only!r}")
         return 2
     from pushgate_cli.template import (
         function_environment,
@@ -85,6 +97,8 @@ def run_bench(*, output: Path, repeat: int) -> int:
     report = Report()
 
     def attempt(what: str, measure: Callable[[], None]) -> None:
+        if only is not None and SECTIONS[only] != what:
+            return
         _say(f"measuring {what}...")
         try:
             measure()

@@ -16,6 +16,8 @@ checked again once all layers are applied.
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import posixpath
 import shutil
@@ -24,51 +26,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
-from pushgate.errors import InvalidImage, InvalidRequest
+from pushgate.errors import InvalidImage
+from pushgate.image.names import (
+    covers,
+    inside,
+    normalize_member_name,
+    normalize_migrations_path,
+)
 from pushgate.image.tarstream import STREAM_BUFFER_BYTES, Entry, Readable
 
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
-
-
-def normalize_member_name(name: str, where: str) -> str:
-    """A tar entry's name as a relative path without ``.`` parts (``""`` is the root).
-
-    InvalidImage for an absolute name or one with a ``..`` part: a layer's names are relative
-    to the image's root and never climb out of it.
-    """
-    while name.startswith("./"):
-        name = name[2:]
-    if name.startswith("/"):
-        raise InvalidImage(f"{where}: entry {name!r} is an absolute path")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise InvalidImage(f"{where}: entry {name!r} climbs out of its directory (..)")
-    return "/".join(parts)
-
-
-def normalize_migrations_path(value: str) -> str:
-    """MigrationsPath (``/app``) as a normalized relative path (``app``); InvalidRequest."""
-    parts = [p for p in value.strip().split("/") if p not in ("", ".")]
-    if not value.strip().startswith("/") or not parts or ".." in parts:
-        raise InvalidRequest(
-            f"MigrationsPath {value!r} must be an absolute directory below / without '..'"
-        )
-    return "/".join(parts)
-
-
-def _inside(path: str, prefix: str) -> str | None:
-    """``path`` relative to ``prefix`` when it is the prefix or below it (``""``: itself)."""
-    if path == prefix:
-        return ""
-    if path.startswith(prefix + "/"):
-        return path[len(prefix) + 1 :]
-    return None
-
-
-def _covers(path: str, prefix: str) -> bool:
-    """True when ``path`` is ``prefix`` or one of its ancestors (``""`` covers everything)."""
-    return path == "" or prefix == path or prefix.startswith(path + "/")
 
 
 class ProjectTree:
@@ -84,6 +52,32 @@ class ProjectTree:
         self._real_root = os.path.realpath(root)
 
     # -- a layer -----------------------------------------------------------------------------
+    def keep(self, members: Iterator[Entry], where: str) -> list[Entry]:
+        """What :meth:`apply` needs of one layer's entries, read now, the rest dropped: every
+        name checked, the entries at, above or under the path and every whiteout kept, the
+        data of regular files under the path read into memory (no more than the size limit).
+        It reads nothing of the tree, so layers are kept by other threads while one is applied.
+        """
+        kept: list[Entry] = []
+        size = 0
+        for member, open_data in members:
+            name = normalize_member_name(member.name, where)
+            if posixpath.basename(name).startswith(WHITEOUT_PREFIX):
+                kept.append((member, _no_data))
+                continue
+            rel = inside(name, self.prefix)
+            if rel is None and not covers(name, self.prefix):
+                continue
+            if not rel or not member.isreg():
+                kept.append((member, _no_data))
+                continue
+            size += member.size
+            if size > self.max_bytes:
+                raise InvalidImage(self._over_limit(where))
+            data = open_data()
+            kept.append((member, functools.partial(io.BytesIO, data.read() if data else b"")))
+        return kept
+
     def apply(self, members: Iterator[Entry], where: str) -> bool:
         """Apply one layer's entries; True when it touched the path (wrote, or deleted)."""
         layer = _LayerState()
@@ -111,9 +105,9 @@ class ProjectTree:
     def _relative(self, member: tarfile.TarInfo, name: str, where: str) -> str | None:
         """``name`` relative to MigrationsPath ("" for the path itself, None outside it);
         InvalidImage when the path, or a directory above it, is not a directory."""
-        rel = _inside(name, self.prefix)
+        rel = inside(name, self.prefix)
         if rel is None:
-            if _covers(name, self.prefix) and not member.isdir():
+            if covers(name, self.prefix) and not member.isdir():
                 raise InvalidImage(
                     f"{where}: /{name}, above MigrationsPath {self.migrations_path}, is "
                     "not a directory in the image; set MigrationsPath to the real directory"
@@ -149,10 +143,10 @@ class ProjectTree:
             if hidden in ("", ".", ".."):
                 raise InvalidImage(f"{where}: whiteout {name!r} names no entry")
             target, opaque = posixpath.join(parent, hidden), False
-        if _covers(target, self.prefix):
+        if covers(target, self.prefix):
             (layer.opaque if opaque else layer.whiteouts).append("")
             return True
-        rel = _inside(target, self.prefix)
+        rel = inside(target, self.prefix)
         if rel is None:
             return False
         (layer.opaque if opaque else layer.whiteouts).append(rel)
@@ -219,7 +213,7 @@ class ProjectTree:
             target = posixpath.normpath(linkname).lstrip("/")
         else:
             target = posixpath.normpath(posixpath.join(posixpath.dirname(image_path), linkname))
-        if target.startswith("..") or _inside(target, self.prefix) is None:
+        if target.startswith("..") or inside(target, self.prefix) is None:
             raise InvalidImage(
                 f"{where}: {shown} is a link to {linkname!r}, outside {self.migrations_path}"
             )
@@ -228,7 +222,7 @@ class ProjectTree:
 
     def _hardlink(self, rel: str, linkname: str, mode: int, where: str) -> None:
         shown = f"{self.migrations_path}/{rel}"
-        target = _inside(normalize_member_name(linkname.lstrip("/"), where), self.prefix)
+        target = inside(normalize_member_name(linkname.lstrip("/"), where), self.prefix)
         if target is None or target == "":
             raise InvalidImage(
                 f"{where}: {shown} is a hard link to /{linkname}, outside {self.migrations_path}"
@@ -263,13 +257,20 @@ class ProjectTree:
     def _charge(self, size: int, where: str) -> None:
         self.bytes_written += size
         if self.bytes_written > self.max_bytes:
-            raise InvalidImage(
-                f"{where}: the project under {self.migrations_path} is over its size limit of "
-                f"{self.max_bytes} bytes"
-            )
+            raise InvalidImage(self._over_limit(where))
+
+    def _over_limit(self, where: str) -> str:
+        return (
+            f"{where}: the project under {self.migrations_path} is over its size limit of "
+            f"{self.max_bytes} bytes"
+        )
 
     def _contains(self, real: str) -> bool:
         return real == self._real_root or real.startswith(self._real_root + os.sep)
+
+
+def _no_data() -> IO[bytes] | None:
+    return None
 
 
 class _LayerState:

@@ -1,106 +1,97 @@
-"""Layers fetched ahead of their decompression: threads stream the blobs, two at a time, in
-order, while the reader decompresses and scans the one before.
+"""Layers fetched, verified and scanned ahead of the reader, two at a time, on threads.
 
-A fetching thread reads each blob through its :class:`~pushgate.image.registry.VerifiedBlob`
-(sha256 and size hashed as it streams, on that thread: the hash is the costly part, and two
-blobs are hashed at once) into the layer's bounded queue of chunks (:data:`PREFETCH_BYTES` at
-most per layer in flight), and ends each blob with a marker only once it is
-verified. The reader sees each layer as a :class:`PrefetchedBlob`: ``read`` hands out the
-chunks, and :meth:`PrefetchedBlob.verify` reads to the marker, so a blob is trusted only when
-the fetching thread verified it. A failure there (a digest mismatch, a refusal, a broken
+Each of :data:`WORKERS` threads takes the next layer (in order), streams its blob over a
+connection of its own through a :class:`~pushgate.image.registry.VerifiedBlob` (sha256 and size
+checked as it streams), decompresses and scans it there (``scan``: what the reader keeps of the
+layer), and hands the result over once the blob is verified whole. hashlib and zlib release the
+GIL on big buffers, so two layers are hashed and inflated at once, on two cores; the reader
+applies the results in order, which costs little (only what is under MigrationsPath is kept).
+
+At most :data:`WORKERS` layers' results wait for the reader: a thread takes a layer only when
+there is room, so memory stays bounded whatever the image's size (the reader's ``scan`` bounds
+what one layer keeps). A failure in a thread (a digest mismatch, a refusal, a broken
 connection: InvalidImage) is raised in the reader when it reaches that layer, and no thread
 takes a later one; when the reader stops (done, or its own refusal), the threads are told to
-stop and are joined, each closing its own connection.
+stop at their next read and are joined, each closing its own connection.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from pushgate.image.manifest import Descriptor
-from pushgate.image.registry import RegistryClient
+from pushgate.image.registry import RegistryClient, VerifiedBlob
 
 CHUNK_BYTES: Final = 1024 * 1024
-PREFETCH_BYTES: Final = 32 * 1024 * 1024  # per layer in flight: at most this much read ahead
-WORKERS: Final = 2  # layers fetched (and hashed) at once
-_PUT_WAIT_SECONDS: Final = 0.1  # how often a blocked fetch looks whether it must stop
+WORKERS: Final = 2  # layers fetched, hashed and scanned at once
+_WAIT_SECONDS: Final = 0.1  # how often a thread waiting for room looks whether it must stop
 
-_END: Final = b""  # a blob's last item: it was read whole and verified
-
-
-class _Failed:
-    """The fetching thread's exception, handed to the reader."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+T = TypeVar("T")
 
 
 class _Stopped(Exception):
     """The reader stopped: the fetching thread ends without reading further."""
 
 
-class PrefetchedBlob:
-    """One layer's bytes as the fetching thread verified them (read in order, once)."""
+class StoppableBlob:
+    """A layer's :class:`VerifiedBlob` as the scan reads it: each read first looks whether
+    the reader has stopped."""
 
-    def __init__(self, chunks: queue.Queue[bytes | _Failed]) -> None:
-        self._chunks = chunks
-        self._buffer = memoryview(b"")
-        self._ended = False
+    def __init__(self, blob: VerifiedBlob, stop: threading.Event) -> None:
+        self._blob = blob
+        self._stop = stop
 
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            parts = [bytes(self._buffer)]
-            self._buffer = memoryview(b"")
-            while chunk := self._next():
-                parts.append(chunk)
-            return b"".join(parts)
-        if not self._buffer:
-            self._buffer = memoryview(self._next())
-        taken, self._buffer = self._buffer[:size], self._buffer[size:]
-        return bytes(taken)
+    def read(self, size: int = -1, /) -> bytes:
+        if self._stop.is_set():
+            raise _Stopped
+        return self._blob.read(size)
 
     def verify(self) -> None:
-        """Read to the blob's end: it returns once the fetching thread verified the blob, and
-        raises what that thread raised (InvalidImage) otherwise."""
-        self._buffer = memoryview(b"")
-        while self._next():
+        """Read the rest and check the blob's size and sha256 (InvalidImage)."""
+        while self.read(CHUNK_BYTES):
             pass
-
-    def _next(self) -> bytes:
-        if self._ended:
-            return _END
-        item = self._chunks.get()
-        if isinstance(item, _Failed):
-            self._ended = True
-            raise item.error
-        if item == _END:
-            self._ended = True
-        return item
+        self._blob.verify()
 
 
-class Prefetcher:
-    """Fetches ``layers`` of ``repository`` ahead of the reader: :data:`WORKERS` threads, each
-    with a connection of its own (``connect``), take the layers in order, one at a time, and
-    hash them as they stream, so that two blobs are verified at once. Each layer's queue holds
-    :data:`PREFETCH_BYTES` at most: memory stays bounded whatever the image's size."""
+Scan = Callable[[int, StoppableBlob], T]  # a layer's index and its blob -> what the reader keeps
+
+
+class _Slot(Generic[T]):
+    """One layer's result, or its failure, once a thread has it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def get(self) -> T:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]  # set before done
+
+
+class Prefetcher(Generic[T]):
+    """Fetches and scans ``layers`` of ``repository`` ahead of the reader: :data:`WORKERS`
+    threads, each with a connection of its own (``connect``)."""
 
     def __init__(
         self,
         connect: Callable[[], RegistryClient],
         repository: str,
         layers: Sequence[Descriptor],
+        scan: Scan[T],
         workers: int = WORKERS,
     ) -> None:
         self._connect = connect
         self._repository = repository
         self._layers = list(layers)
-        self._queues: list[queue.Queue[bytes | _Failed]] = [
-            queue.Queue(PREFETCH_BYTES // CHUNK_BYTES) for _ in self._layers
-        ]
+        self._scan = scan
+        self._slots: list[_Slot[T]] = [_Slot() for _ in self._layers]
+        self._room = threading.Semaphore(workers)  # results the reader has not taken yet
         self._next = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()  # the reader is done: every thread ends now
@@ -111,25 +102,32 @@ class Prefetcher:
         ]
 
     @contextmanager
-    def running(self) -> Iterator[Iterator[PrefetchedBlob]]:
-        """The layers' blobs, in order, while the threads fetch ahead; stopped and joined on
+    def running(self) -> Iterator[Iterator[T]]:
+        """The layers' scans, in order, while the threads work ahead; stopped and joined on
         exit (whatever the reader did)."""
         for thread in self._threads:
             thread.start()
         try:
-            yield (PrefetchedBlob(chunks) for chunks in self._queues)
+            yield self._results()
         finally:
             self._stop.set()
             for thread in self._threads:
-                while thread.is_alive():
-                    for chunks in self._queues:
-                        _drain(chunks)
-                    thread.join(_PUT_WAIT_SECONDS)
+                thread.join()
+
+    def _results(self) -> Iterator[T]:
+        for slot in self._slots:
+            result = slot.get()
+            self._room.release()
+            yield result
 
     def _take(self) -> int | None:
-        """The next layer no thread has taken yet (in order), or None."""
+        """The next layer no thread has taken yet (in order), once there is room; or None."""
+        while not self._room.acquire(timeout=_WAIT_SECONDS):
+            if self._stop.is_set():
+                return None
         with self._lock:
             if self._next >= len(self._layers) or self._failed or self._stop.is_set():
+                self._room.release()
                 return None
             self._next += 1
             return self._next - 1
@@ -138,48 +136,22 @@ class Prefetcher:
         client: RegistryClient | None = None
         try:
             while (index := self._take()) is not None:
-                chunks = self._queues[index]
+                slot = self._slots[index]
                 try:
                     client = client or self._connect()
                     with client.blob(self._repository, self._layers[index]) as blob:
-                        while chunk := blob.read(CHUNK_BYTES):
-                            self._put(chunks, chunk)
-                    # the block above verified it (digest and size)
-                    self._put(chunks, _END)
-                except _Stopped:
+                        result = self._scan(index, StoppableBlob(blob, self._stop))
+                    slot.result = result  # the block above verified it (digest and size)
+                except _Stopped as stopped:  # the reader is not waiting for this layer
+                    slot.error = stopped
                     return
                 except BaseException as exc:  # handed to the reader, raised there
                     with self._lock:
                         self._failed = True  # the reader stops at this layer: none later
-                    # the reader reads it, or drains the queue once it is done
-                    self._put_failure(chunks, _Failed(exc))
+                    slot.error = exc
                     return
+                finally:
+                    slot.done.set()
         finally:
             if client is not None:
                 client.close()
-
-    def _put(self, chunks: queue.Queue[bytes | _Failed], item: bytes) -> None:
-        while True:
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                chunks.put(item, timeout=_PUT_WAIT_SECONDS)
-                return
-            except queue.Full:
-                continue
-
-    def _put_failure(self, chunks: queue.Queue[bytes | _Failed], failure: _Failed) -> None:
-        while not self._stop.is_set():
-            try:
-                chunks.put(failure, timeout=_PUT_WAIT_SECONDS)
-                return
-            except queue.Full:
-                continue
-
-
-def _drain(chunks: queue.Queue[bytes | _Failed]) -> None:
-    try:
-        while True:
-            chunks.get_nowait()
-    except queue.Empty:
-        return

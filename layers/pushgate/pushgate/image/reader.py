@@ -16,12 +16,19 @@ from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.cache import ScriptCache
 from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
-from pushgate.image.layers import ProjectTree, normalize_migrations_path
+from pushgate.image.layers import ProjectTree
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
-from pushgate.image.prefetch import PrefetchedBlob, Prefetcher
+from pushgate.image.names import normalize_migrations_path
+from pushgate.image.prefetch import Prefetcher, StoppableBlob
 from pushgate.image.reference import REGISTRY_PATTERN, ImageRef, Platform, is_loopback
 from pushgate.image.registry import RegistryClient, anonymous
-from pushgate.image.tarstream import entries, layer_read_errors, open_layer, require_layer_type
+from pushgate.image.tarstream import (
+    Entry,
+    entries,
+    layer_read_errors,
+    open_layer,
+    require_layer_type,
+)
 
 DEFAULT_MIGRATIONS_PATH: Final = "/app"  # where the startup.sh images ran `alembic upgrade head`
 DEFAULT_MAX_PROJECT_BYTES: Final = 64 * 1024 * 1024  # far above any alembic project's size
@@ -157,22 +164,27 @@ class ImageReader:
         for number, layer in enumerate(manifest.layers, 1):  # refused before any blob is read
             require_layer_type(layer.media_type, f"layer {number} ({layer.digest}) of {ref}")
         # a layer known to hold nothing under the path is not fetched at all; the others are
-        # fetched ahead (a thread) while the one before is decompressed and scanned
+        # fetched, verified and scanned by two threads ahead, and applied here in order
         wanted = [
             (number, layer)
             for number, layer in enumerate(manifest.layers, 1)
             if not self.cache.is_empty_layer(layer.digest, tree.migrations_path)
         ]
+
+        def where(index: int) -> str:
+            number, layer = wanted[index]
+            return f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
+
+        def scan(index: int, blob: StoppableBlob) -> list[Entry]:
+            return _keep_layer(tree, blob, wanted[index][1].media_type, where(index))
+
         prefetcher = Prefetcher(
-            lambda: self._connect(ref), ref.repository, [layer for _, layer in wanted]
+            lambda: self._connect(ref), ref.repository, [layer for _, layer in wanted], scan
         )
-        with prefetcher.running() as blobs:
-            for (number, layer), blob in zip(wanted, blobs, strict=True):
-                where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
-                touched = _apply_layer(tree, blob, layer, where)
-                blob.verify()  # the fetching thread checked its digest and size
-                if not touched:  # verified: remember it holds nothing under the path
-                    self.cache.remember_empty_layer(layer.digest, tree.migrations_path)
+        with prefetcher.running() as scanned:
+            for index, kept in enumerate(scanned):
+                if not tree.apply(iter(kept), where(index)):  # verified: holds nothing there
+                    self.cache.remember_empty_layer(wanted[index][1].digest, tree.migrations_path)
         read = len(wanted)
         tree.check_links()
         self._check(tree.root)
@@ -216,18 +228,19 @@ class ImageReader:
         )
 
 
-def _apply_layer(tree: ProjectTree, blob: PrefetchedBlob, layer: Descriptor, where: str) -> bool:
-    """Apply one layer; a refusal or a broken stream is reported as a digest mismatch when the
-    blob does not match its descriptor (the truer reason)."""
+def _keep_layer(tree: ProjectTree, blob: StoppableBlob, media_type: str, where: str) -> list[Entry]:
+    """What the tree keeps of one layer (on a fetching thread); a refusal or a broken stream is
+    reported as a digest mismatch when the blob does not match its descriptor (the truer
+    reason)."""
     try:
-        with open_layer(layer.media_type, blob, where) as tar:
-            return tree.apply(entries(tar), where)
+        with open_layer(media_type, blob, where) as tar:
+            return tree.keep(entries(tar), where)
     except InvalidImage:
         blob.verify()
         raise
     except layer_read_errors() as exc:
         blob.verify()
-        raise InvalidImage(f"{where} is not a readable {layer.media_type}: {exc}") from None
+        raise InvalidImage(f"{where} is not a readable {media_type}: {exc}") from None
 
 
 def _ms(started: float) -> float:
