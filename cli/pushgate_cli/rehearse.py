@@ -70,7 +70,6 @@ FUNCTIONS = (
     "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
-    "ReviewSchemaFunction",
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",

@@ -25,8 +25,8 @@ FALLBACKS: Final = {
     "checkov": REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov",
     "asl-validator": REPO_ROOT / "node_modules" / ".bin" / "asl-validator",
 }
-# squawk (squawk-cli in requirements/dev.txt) beside this interpreter: what review_schema runs
-# from its layer in AWS (/opt/bin/squawk), the same version
+# squawk (squawk-cli in requirements/dev.txt) beside this interpreter: what run_migrations' review
+# runs from its layer in AWS (/opt/bin/squawk), the same version
 LOCAL_SQUAWK: Final = Path(sys.executable).parent / "squawk"
 # No telemetry: this runs offline and in CI.
 QUIET_ENV: Final = {"SAM_CLI_TELEMETRY": "0"}

@@ -1,4 +1,4 @@
-"""Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
+"""Lambda ``run_migrations``: read, review, plan, upgrade or downgrade the schema, safely.
 
 Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?,
 "image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?,
@@ -6,14 +6,21 @@ Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_curre
 "from_revision": str|null, "image"?}`` (back to the run's starting revision, only if this run
 moved it), or ``{"action": "read", "image"?}``: the scripts read and checked, no database
 touched (the definition's "Read the image's scripts", before the deployment lock), answered
-``{"action": "read", "image", "head", "revisions"}`` (bundled: ``image`` null). Otherwise
-returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms", "schema_ahead"}``
-(plan: also ``pending`` and ``sql``; scripts read from an image: ``image``). An older image
-over a newer schema: when the database is at a revision this image's scripts do not know and
-the serving image's scripts know it as a descendant of this image's head, nothing runs and the
-result says ``schema_ahead: true``; otherwise SchemaDrift. Raises
-MigrationFailed, MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest,
-InvalidImage, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
+``{"action": "read", "image", "head", "revisions"}`` (bundled: ``image`` null), or
+``{"action": "review", "from_revision": str|null, "server_version": str|null, "image"?}``:
+the pending revisions' offline SQL linted by squawk (the definition's "Review the schema
+change"; pushgate.review), no database touched, with the scripts the read left built in this
+execution environment (one image read per deploy), answered with the review
+(pushgate.review.full_result, plus ``image``). Otherwise returns ``{"action",
+"from_revision", "to_revision", "applied", "duration_ms", "schema_ahead"}`` (plan: also
+``pending`` and ``sql``; scripts read from an image: ``image``). An older image over a newer
+schema: when the database is at a revision this image's scripts do not know and the serving
+image's scripts know it as a descendant of this image's head, nothing runs and the result says
+``schema_ahead: true``; otherwise SchemaDrift. Raises MigrationFailed, MigrationLockTimeout,
+MigrationOutcomeUnknown, SchemaDrift, InvalidRequest, InvalidImage, DatabaseNotReady,
+DatabaseConfigError (pushgate.errors); the review SchemaChangeRejected (SCHEMA_POLICY enforce
+and a breaks-serving revision that does not accept the rule) and SchemaReviewFailed (squawk,
+SQUAWK_PATH, missing, crashing or without its JSON report). See pushgate.migrator.
 
 Where the scripts come from is MIGRATIONS_SOURCE (template parameter MigrationsSource):
 
@@ -32,8 +39,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,10 +49,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
 from pushgate.migrator import MigrationRequest, MigrationResult
-from pushgate.migrator.request import ScriptsRead
+from pushgate.migrator.request import ACTIONS, ScriptsRead
+from pushgate.review import SchemaReviewer, enforce, full_result, reviewer_from_env, summary
+from pushgate.review.request import REVIEW, ReviewRequest
 
 if TYPE_CHECKING:
     from pushgate.image.migrators import BundledMigrator, ChosenScripts, ImageMigrators
+
+    Scripts = BundledMigrator | ImageMigrators
+
+Result = MigrationResult | ScriptsRead | dict[str, Any]
 
 logger = Logger()
 metrics = Metrics()
@@ -68,35 +82,45 @@ def _cold_start() -> BundledMigrator | ImageMigrators | InvalidRequest:
         return exc
 
 
-# cold start: settings validated and every revision file parsed once per process
+def _reviewer() -> SchemaReviewer | InvalidRequest:
+    """SCHEMA_POLICY and SQUAWK_PATH (the review's only): a bad one fails reviews, nothing else."""
+    try:
+        return reviewer_from_env(os.environ)
+    except InvalidRequest as exc:
+        return exc
+
+
+# cold start: settings validated and every revision file parsed once per process; pushgate.review
+# imported here too (cheap beside alembic, and the layer's byte code is traced from cold starts)
 SOURCE: DatabaseSource | DatabaseConfigError = load_database_source()
 MIGRATORS: BundledMigrator | ImageMigrators | InvalidRequest = _cold_start()
+REVIEWER: SchemaReviewer | InvalidRequest = _reviewer()
+
+
+def _action(event: Any) -> str:
+    """The event's action, one this function knows; InvalidRequest otherwise."""
+    if not isinstance(event, Mapping):
+        raise InvalidRequest("the event must be a JSON object with an 'action'")
+    known = (*ACTIONS, *OWN_ACTIONS)
+    action = event.get("action")
+    if not isinstance(action, str) or action not in known:
+        raise InvalidRequest(f"action must be one of {', '.join(known)}, got {action!r}"[:300])
+    return action
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult | ScriptsRead:
+def lambda_handler(event: Any, context: LambdaContext) -> Result:
     started = time.perf_counter()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-    result: MigrationResult | ScriptsRead
     try:
         if isinstance(MIGRATORS, InvalidRequest):
             raise InvalidRequest(str(MIGRATORS))
-        request = MigrationRequest.from_event(event)
-        metrics.add_dimension(name="action", value=request.action)
-        logger.append_keys(action=request.action, target=request.target)
-        chosen = MIGRATORS.for_request(request)  # InvalidImage before the database is touched
-        if chosen.scripts is not None:
-            logger.info(
-                "migrations read from image",
-                extra={**chosen.scripts.to_meta(), "cached": chosen.scripts.cached},
-            )
-        if request.action == "read":  # before the deployment lock: no database
-            result = chosen.answer()
-        else:
-            if isinstance(SOURCE, DatabaseConfigError):
-                raise DatabaseConfigError(str(SOURCE))
-            result = _migrate(request, chosen, MIGRATORS, SOURCE, deadline)
+        action = _action(event)
+        metrics.add_dimension(name="action", value=action)
+        logger.append_keys(action=action)
+        run = OWN_ACTIONS.get(action, _migration)
+        result = run(event, MIGRATORS, deadline)
     except PushgateError as exc:
         metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
         logger.error(
@@ -111,15 +135,61 @@ def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult | Scri
         )
     logger.info(
         "migration request done",
-        extra={k: v for k, v in result.items() if k not in ("sql", "revisions")},
+        extra={k: v for k, v in result.items() if k not in ("sql", "revisions", "findings")},
     )
     return result
+
+
+def _scripts(scripts: Scripts, request: MigrationRequest) -> ChosenScripts:
+    """The request's scripts (InvalidImage before the database is touched), logged."""
+    chosen = scripts.for_request(request)
+    if chosen.scripts is not None:
+        logger.info(
+            "migrations read from image",
+            extra={**chosen.scripts.to_meta(), "cached": chosen.scripts.cached},
+        )
+    return chosen
+
+
+def _migration(event: Any, scripts: Scripts, deadline: float) -> MigrationResult | ScriptsRead:
+    """A read (the scripts, no database), or a plan, upgrade, downgrade or revert."""
+    request = MigrationRequest.from_event(event)
+    logger.append_keys(target=request.target)
+    chosen = _scripts(scripts, request)
+    if request.action == "read":  # before the deployment lock: no database
+        return chosen.answer()
+    if isinstance(SOURCE, DatabaseConfigError):
+        raise DatabaseConfigError(str(SOURCE))
+    return _migrate(request, chosen, scripts, SOURCE, deadline)
+
+
+def _review(event: Any, scripts: Scripts, deadline: float) -> dict[str, Any]:
+    """The review of the pending revisions (pushgate.review), with the scripts the read built;
+    SchemaChangeRejected under enforce, after the summary is logged. No database."""
+    if isinstance(REVIEWER, InvalidRequest):
+        raise InvalidRequest(str(REVIEWER))
+    request = ReviewRequest.from_event(event)
+    chosen = _scripts(scripts, request.scripts)
+    review = REVIEWER.review_graph(
+        chosen.migrator.graph, request.from_revision, request.server_version
+    )
+    logger.info("schema reviewed", extra={"review": summary(review)})
+    enforce(review)
+    result = full_result(review)
+    if chosen.scripts is not None:
+        result["image"] = chosen.scripts.image
+    return result
+
+
+# the actions this function runs itself, by name (each: event, scripts, deadline -> result);
+# every other of ACTIONS is the migrator's (_migration)
+OWN_ACTIONS: Final[Mapping[str, Callable[[Any, Scripts, float], Result]]] = {REVIEW: _review}
 
 
 def _migrate(
     request: MigrationRequest,
     chosen: ChosenScripts,
-    migrators: BundledMigrator | ImageMigrators,
+    migrators: Scripts,
     source: DatabaseSource,
     deadline: float,
 ) -> MigrationResult:

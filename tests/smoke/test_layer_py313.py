@@ -308,6 +308,12 @@ def _check_database(run: Any, stack: Stack) -> None:
 
 
 def _run_migrations(run: Any, stack: Stack) -> None:
+    # the review first, from base: the bundled chain, under dev's SchemaPolicy warn, by squawk
+    # itself (the layer's SquawkLayer, here the same version beside this interpreter)
+    review = run({"action": "review", "from_revision": None, "server_version": "18.6"})
+    assert (review["policy"], review["squawk"]) == ("warn", "2.68.0")
+    assert sum(review["counts"].values()) == 3
+    assert review["verdict"] == "blocks-serving"  # c47a91e2b5d8's plain CREATE INDEX
     result = run({"action": "upgrade", "target": "head"})
     assert result["action"] == "upgrade"
     db = parse_database_url(stack.database_url)
@@ -319,14 +325,6 @@ def _run_migrations(run: Any, stack: Stack) -> None:
     finally:
         connection.close()
     assert revision == result["to_revision"]
-
-
-def _review_schema(run: Any, stack: Stack) -> None:
-    result = run({"from_revision": None, "server_version": "18.6"})
-    # the bundled chain from base, under dev's SchemaPolicy warn, by squawk itself
-    assert (result["policy"], result["squawk"]) == ("warn", "2.68.0")
-    assert sum(result["counts"].values()) == 3
-    assert result["verdict"] == "blocks-serving"  # c47a91e2b5d8's plain CREATE INDEX
 
 
 def _prepare_rollout(run: Any, stack: Stack) -> None:
@@ -461,7 +459,6 @@ CASES = {
     "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,
-    "review_schema": _review_schema,
     "prepare_rollout": _prepare_rollout,
 }
 

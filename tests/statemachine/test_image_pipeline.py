@@ -187,9 +187,10 @@ def test_the_rollbacks_downgrade_runs_the_same_digests_scripts(
     assert result.status == "rolled_back", result.path
     assert result.revision_after == CHAIN[-2]
     assert "nickname" not in columns(environment.database_url, "users")
-    # AND the read, the upgrade and the revert all named the pushed digest
+    # AND the read, the review, the upgrade and the revert all named the pushed digest
     digests = {call["action"]: call["image"]["digest"] for call in calls}
-    assert digests == dict.fromkeys(["read", "upgrade", "revert"], event["detail"]["image-digest"])
+    actions = ["read", "review", "upgrade", "revert"]
+    assert digests == dict.fromkeys(actions, event["detail"]["image-digest"])
 
 
 def _digest(blob: bytes) -> str:

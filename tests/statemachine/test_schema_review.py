@@ -161,7 +161,7 @@ def test_a_revision_that_cannot_be_rendered_is_rejected_under_enforce_naming_it(
 def test_squawk_missing_fails_the_run_loudly_with_nothing_migrated(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GIVEN review_schema without its squawk (the layer not attached) WHEN a push is reviewed
+    """GIVEN run_migrations without its squawk (the layer not attached) WHEN a push is reviewed
     THEN Deployment Failed with SchemaReviewFailed; nothing migrated, the lock released."""
     monkeypatch.setattr(rehearse_module, "LOCAL_SQUAWK", tmp_path / "no-squawk-here")
 

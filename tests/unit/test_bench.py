@@ -21,7 +21,7 @@ from pushgate_cli.bench.cost import (
     polls_for,
     transitions_for,
 )
-from pushgate_cli.bench.overhead import overhead, polling_lag_s
+from pushgate_cli.bench.overhead import MissingColdStart, overhead, polling_lag_s
 from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
 from pushgate_cli.bench.sizes import never_shipped, package_sizes
 from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
@@ -268,6 +268,29 @@ def test_own_overhead_is_init_plus_run_time_without_the_migration_plus_the_lag()
     # THEN INIT and run time are as measured, less the migration's own, plus the lag
     assert (own.init_ms, own.run_ms, own.lag_ms) == (1100.0, 120.0, 1000.0)
     assert own.total_ms == 2220.0
+    assert own.counted == ("describe_push", "run_migrations")
+
+
+def test_own_overhead_counts_the_init_of_the_functions_the_run_invoked_once_each() -> None:
+    # GIVEN three functions measured cold, and a run that invoked run_migrations twice (its
+    # read and its upgrade) and never await_snapshot (no snapshot at the shipped settings)
+    own = overhead(
+        {"describe_push": 200.0, "run_migrations": 900.0, "await_snapshot": 330.0},
+        [("describe_push", 20.0), ("run_migrations", 60.0), ("run_migrations", 80.0)],
+        migration_ms=0.0,
+        lag_s=0.0,
+    )
+    # THEN await_snapshot's INIT is left out and run_migrations' is counted once
+    assert own.init_ms == 1100.0
+    assert own.counted == ("describe_push", "run_migrations")
+    assert own.run_ms == 160.0
+
+
+def test_own_overhead_of_a_run_that_invoked_an_unmeasured_function_is_refused() -> None:
+    # GIVEN no cold start measured for a function the run invoked WHEN the overhead is told
+    # THEN it is refused rather than counted as free
+    with pytest.raises(MissingColdStart):
+        overhead({"describe_push": 200.0}, [("describe_push", 20.0), ("wake_rollout", 5.0)], 0, 0)
 
 
 def test_polling_notices_a_rollout_half_an_interval_late_on_average() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from pushgate.outcome import describe_outcome
-from pushgate_cli.bench.cold_start import BUDGETS, budget_for
 from pushgate_cli.main import EXIT_OK, main
 
 from tests.helpers import load_event
@@ -94,10 +93,3 @@ def test_a_schema_rejection_is_announced_with_its_own_words() -> None:
     assert announcement["detail_type"] == "Deployment Rejected"
     assert announcement["detail"]["cause"] == message
     assert announcement["detail"]["error"] == "DeploymentRejected"
-
-
-def test_the_review_lambdas_cold_start_is_judged_as_run_migrations_says_why() -> None:
-    """It renders with alembic at each review and parses the scripts at cold start, as
-    run_migrations does, so check_database's 100 ms is not its budget (the line says so)."""
-    assert budget_for("review_schema", []) == BUDGETS["run_migrations"]
-    assert BUDGETS["review_schema"].like == "run_migrations"

@@ -387,7 +387,7 @@ def test_functions_run_python313_on_arm64_traced_in_the_vpc(name: str) -> None:
     layers = GLOBAL_FUNCTION["Layers"] + RESOURCES[name]["Properties"].get("Layers", [])
     assert layers[0] == {"Ref": "PushgateLayer"}
     assert len(layers) == len({json.dumps(layer) for layer in layers})
-    assert ({"Ref": "SquawkLayer"} in layers) == (name == "ReviewSchemaFunction")
+    assert ({"Ref": "SquawkLayer"} in layers) == (name == "RunMigrationsFunction")
     vpc = function_property(name, "VpcConfig")
     assert vpc["SubnetIds"] == {"Ref": "SubnetIds"}
     assert vpc["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]

@@ -28,7 +28,7 @@ IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, 
 # offline only (the rehearsal): every image is read from this loopback host:port instead
 IMAGE_REGISTRY_ENDPOINT: Final = "IMAGE_REGISTRY_ENDPOINT"
 
-# the schema review (review_schema; pushgate.review)
+# the schema review (run_migrations' review action; pushgate.review)
 SCHEMA_POLICY: Final = "SCHEMA_POLICY"  # enforce | warn (parameter SchemaPolicy); required
 SQUAWK_PATH: Final = "SQUAWK_PATH"  # the squawk binary (the squawk layer: /opt/bin/squawk)
 

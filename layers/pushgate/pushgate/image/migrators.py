@@ -121,8 +121,8 @@ class ImageMigrators:
 def migrators_from_env(
     default_location: Path, environ: Mapping[str, str]
 ) -> BundledMigrator | ImageMigrators:
-    """The scripts of a function, as its settings say (run_migrations and review_schema build
-    them this one way). MIGRATIONS_SOURCE bundled: the package's scripts (``default_location``
+    """The scripts of run_migrations, as its settings say (every action, the review too, uses
+    the one result). MIGRATIONS_SOURCE bundled: the package's scripts (``default_location``
     unless MIGRATIONS_DIR), parsed now; image: a reader (its registry client imported here
     only), each digest's scripts read on first use. InvalidRequest for bad settings."""
     migration_settings = MigrationSettings.from_env(default_location, environ)

@@ -1,14 +1,17 @@
-"""What a ``review_schema`` invocation asks: review the revisions from ``from_revision`` to head
-of the scripts ``run_migrations`` would run (the same ``image`` in the event, or the bundled)."""
+"""What run_migrations' ``review`` action asks: review the revisions from ``from_revision`` to
+head of the scripts its upgrade would run (the same ``image`` in the event, or the bundled)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from pushgate.errors import InvalidRequest
 from pushgate.migrator import MigrationRequest
+
+REVIEW: Final = "review"  # the action's name in run_migrations' event
+FIELDS: Final = frozenset({"action", "from_revision", "server_version", "image"})
 
 
 def _optional_text(event: Mapping[str, Any], name: str) -> str | None:
@@ -20,7 +23,7 @@ def _optional_text(event: Mapping[str, Any], name: str) -> str | None:
 
 @dataclass(frozen=True)
 class ReviewRequest:
-    """A parsed ``review_schema`` event."""
+    """A parsed ``review`` event."""
 
     from_revision: str | None  # the database's revision ("Check database"); None: base
     server_version: str | None  # PostgreSQL's server_version, for squawk's --pg-version
@@ -28,14 +31,17 @@ class ReviewRequest:
 
     @classmethod
     def from_event(cls, event: Any) -> ReviewRequest:
-        """``{"from_revision": str|null, "server_version"?: str|null, "image"?: {"registry",
-        "repository", "digest", "platform"?}}``; raises InvalidRequest. ``from_revision`` is
-        required (null: base): a review from base by accident would judge every revision."""
-        if not isinstance(event, Mapping) or "from_revision" not in event:
-            raise InvalidRequest("the event must be a JSON object with 'from_revision' (or null)")
-        extra = sorted(set(event) - {"from_revision", "server_version", "image"})
+        """``{"action": "review", "from_revision": str|null, "server_version"?: str|null,
+        "image"?: {"registry", "repository", "digest", "platform"?}}``; raises InvalidRequest.
+        ``from_revision`` is required (null: base): a review from base by accident would judge
+        every revision."""
+        if not isinstance(event, Mapping) or event.get("action") != REVIEW:
+            raise InvalidRequest(f"a review is a JSON object with 'action': {REVIEW!r}")
+        if "from_revision" not in event:
+            raise InvalidRequest("a review needs 'from_revision' (a revision, or null for base)")
+        extra = sorted(set(event) - FIELDS)
         if extra:
-            raise InvalidRequest(f"unknown field(s) {', '.join(extra)}"[:300])
+            raise InvalidRequest(f"a review takes no {', '.join(extra)}"[:300])
         image = {"image": event["image"]} if event.get("image") is not None else {}
         return cls(
             from_revision=_optional_text(event, "from_revision"),
