@@ -18,9 +18,17 @@ DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, 
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
 DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
 
-Action = Literal["plan", "upgrade", "downgrade", "revert"]
+Action = Literal["plan", "upgrade", "downgrade", "revert", "inspect", "check_revert"]
 Direction = Literal["upgrade", "downgrade"]
-ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade", "revert")
+ACTIONS: Final[tuple[Action, ...]] = (
+    "plan",
+    "upgrade",
+    "downgrade",
+    "revert",
+    "inspect",
+    "check_revert",
+)
+READ_ONLY: Final[frozenset[Action]] = frozenset({"plan", "inspect", "check_revert"})
 Source = Literal["image", "bundled"]
 SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
 
@@ -55,6 +63,7 @@ class MigrationResult(TypedDict):
     sql: NotRequired[str]  # plan only
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
     schema_ahead: NotRequired[bool]  # the database is past this image's head: nothing was run
+    downgrade: NotRequired[bool]  # check_revert: a downgrade task has this run's work to undo
 
 
 def migration_result(
@@ -138,8 +147,8 @@ class MigrationRequest:
         action = event.get("action")
         if action not in ACTIONS:
             raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-        if action == "revert":
-            return cls._revert(event)
+        if action in ("revert", "inspect", "check_revert"):
+            return cls._from_start(cast(Action, action), event)
         target = event.get("target")
         if action == "downgrade" and "target" not in event:
             raise InvalidRequest(
@@ -163,24 +172,38 @@ class MigrationRequest:
         )
 
     @classmethod
-    def _revert(cls, event: Mapping[str, Any]) -> MigrationRequest:
-        """Put the database back at ``from_revision`` if, and only if, this run moved it (see
-        :mod:`pushgate.migrator.revert`). The key is required: null is base, absent is an
-        error (a revert aimed at base by accident would drop everything)."""
+    def _from_start(cls, action: Action, event: Mapping[str, Any]) -> MigrationRequest:
+        """``revert``: put the database back at ``from_revision`` if, and only if, this run
+        moved it (see :mod:`pushgate.migrator.revert`); ``inspect`` / ``check_revert``: read
+        where it is against ``from_revision`` (see :mod:`pushgate.migrator.inspect`; inspect
+        also takes ``expected_current``). The key is required: null is base, absent is an error
+        (a revert aimed at base by accident would drop everything)."""
         if "from_revision" not in event:
-            raise InvalidRequest("a revert needs 'from_revision' (a revision, or null for base)")
+            raise InvalidRequest(
+                f"{'a revert' if action == 'revert' else action} needs 'from_revision' "
+                "(a revision, or null for base)"
+            )
         start = event["from_revision"]
         if start is not None and (not isinstance(start, str) or not start.strip()):
             raise InvalidRequest(f"from_revision must be a revision id or null, got {start!r}")
-        extra = sorted(set(event) - {"action", "from_revision", "image"})
+        allowed = {"action", "from_revision", "image"} | (
+            {"expected_current"} if action == "inspect" else set()
+        )
+        extra = sorted(set(event) - allowed)
         if extra:
+            what = "a revert" if action == "revert" else action
             raise InvalidRequest(
-                f"a revert takes only from_revision and image, not {', '.join(extra)}"
+                f"{what} takes only {', '.join(sorted(allowed - {'action'}))}, "
+                f"not {', '.join(extra)}"
             )
+        expected = event.get("expected_current")
+        if expected is not None and (not isinstance(expected, str) or not expected.strip()):
+            raise InvalidRequest(f"expected_current must be a non-empty string, got {expected!r}")
         image, platform = _image_of(event.get("image"))
         return cls(
-            action="revert",
+            action=action,
             target=start.strip() if start else "base",
+            expected_current=expected.strip() if isinstance(expected, str) else None,
             image=image,
             platform=platform,
         )

@@ -44,9 +44,11 @@ from sqlalchemy.engine import Connection
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
 from pushgate.errors import MigrationFailed, PushgateError, SchemaDrift
 from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
+from pushgate.migrator.inspect import read_only_result
 from pushgate.migrator.outcome import Session, settle_lost_commit
 from pushgate.migrator.plan import Plan, make_plan, offline_sql, pending_revision
 from pushgate.migrator.request import (
+    READ_ONLY,
     MigrationRequest,
     MigrationResult,
     MigrationSettings,
@@ -108,7 +110,7 @@ class Migrator:
             with reraise_classified(), self._connections.open(db) as conn:
                 lock = (
                     nullcontext()
-                    if request.action == "plan"
+                    if request.action in READ_ONLY
                     else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
                 )
                 with lock:
@@ -142,6 +144,8 @@ class Migrator:
         ahead: AheadCheck | None,
     ) -> MigrationResult:
         table = self.settings.version_table
+        if request.action in ("inspect", "check_revert"):
+            return read_only_result(self.graph, request, target, current)
         if request.action == "revert":
             back_to = revert_target(self.graph, target, current)
             if back_to is None:
