@@ -85,6 +85,27 @@ def _parser() -> argparse.ArgumentParser:
         help="the status the run must end with (default: the scenario's), e.g. rejected for an "
         "--event that this stack must refuse",
     )
+    rehearse_cmd.add_argument(
+        "--runner",
+        choices=["lambda", "task"],
+        help="who runs the migrations (default: the --config-env environment's MigrationRunner): "
+        "lambda = run_migrations; task = the service's own command in a one-off ECS task, "
+        "really run here in --service-dir with --service-python",
+    )
+    rehearse_cmd.add_argument(
+        "--service-dir",
+        type=Path,
+        metavar="DIR",
+        help="the task runner's service files, as in the image (default: the --migrations "
+        "project, else examples/service)",
+    )
+    rehearse_cmd.add_argument(
+        "--service-python",
+        type=Path,
+        metavar="PATH",
+        help="the task runner's interpreter (its bin/ goes first on PATH, so alembic is the "
+        "service's); default: this venv's, which has what examples/service needs",
+    )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
         "--html",
@@ -223,7 +244,17 @@ def _rehearse(args: argparse.Namespace) -> int:
         config_env=args.config_env,
         log_level="INFO" if args.verbose else "WARNING",
         expect=args.expect,
+        runner=args.runner,
+        service_dir=args.service_dir,
+        service_python=args.service_python,
     )
+    for name, path in (
+        ("--service-dir", args.service_dir),
+        ("--service-python", args.service_python),
+    ):
+        if path is not None and not path.exists():
+            print(f"pushgate rehearse: {name} {path}: no such file or directory", file=sys.stderr)  # noqa: T201
+            return EXIT_USAGE
     # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
     # report's, so their output is kept aside and shown on stderr with --verbose or when the
     # run did not end as expected.

@@ -22,7 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from pushgate.errors import InvalidRequest, MigrationTaskRunning, PushgateError
-from pushgate.migration_task import TaskRunnerSettings, TaskWatcher, WatchRequest, task_requests
+from pushgate.migration_task import TaskRunnerSettings, task_requests
+from pushgate.task_watch import TaskWatcher, WatchRequest
 
 logger = Logger()
 metrics = Metrics()

@@ -197,6 +197,8 @@ class MigrationRequest:
                 f"not {', '.join(extra)}"
             )
         expected = event.get("expected_current")
+        if "expected_current" in event and expected is None:
+            expected = "base"  # inspect: an explicit null expects a database without a revision
         if expected is not None and (not isinstance(expected, str) or not expected.strip()):
             raise InvalidRequest(f"expected_current must be a non-empty string, got {expected!r}")
         image, platform = _image_of(event.get("image"))
