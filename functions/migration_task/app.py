@@ -42,14 +42,19 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     action = event.get("action") if isinstance(event, dict) else None
     try:
         if action == "prepare":
-            return dict(task_requests(RUNNER, event))
+            requests = task_requests(RUNNER, event)
+            metrics.add_metric(name="MigrationTasksPrepared", unit=MetricUnit.Count, value=1)
+            return dict(requests)
         if action == "watch":
             outcome = WATCHER.watch(WatchRequest.from_event(event))
+            metrics.add_metric(name="MigrationTasksSucceeded", unit=MetricUnit.Count, value=1)
             logger.info("migration task finished", extra=dict(outcome))
             return dict(outcome)
         raise InvalidRequest(f"action must be prepare or watch, got {action!r}")
     except MigrationTaskRunning:
-        raise  # the state machine's retry: not a failure
+        # the state machine's retry: not a failure
+        metrics.add_metric(name="MigrationTaskPolls", unit=MetricUnit.Count, value=1)
+        raise
     except PushgateError as exc:
         metrics.add_metric(name="MigrationTaskFailures", unit=MetricUnit.Count, value=1)
         logger.error(
