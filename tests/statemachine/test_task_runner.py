@@ -5,8 +5,7 @@ ECS would run it) by the emulated one-off task, and the undo is its ``alembic do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -38,21 +37,20 @@ Rehearse = Callable[..., Any]
 
 @pytest.fixture
 def task_rehearsal(database_url: str) -> Rehearse:
-    """A rehearsal with the task runner, on this test's own database, one revision below head."""
+    """A rehearsal with the task runner, on this test's own database, one revision below head:
+    `with task_rehearsal(scenario) as env`."""
 
-    @contextmanager
-    def open_environment(
-        scenario: Scenario = SCENARIOS["healthy"], **options: Any
-    ) -> Iterator[RehearsalEnvironment]:
-        options.setdefault("database_url", database_url)
-        options.setdefault("start_revision", "previous")
+    def environment(scenario: Scenario = SCENARIOS["healthy"]) -> RehearsalEnvironment:
         config = RehearsalConfig(
-            scenario=scenario, runner="task", task_poll_wait_seconds=0.5, **options
+            scenario=scenario,
+            runner="task",
+            task_poll_wait_seconds=0.5,
+            database_url=database_url,
+            start_revision="previous",
         )
-        with RehearsalEnvironment(config) as env:
-            yield env
+        return RehearsalEnvironment(config)
 
-    return open_environment
+    return environment
 
 
 def runs_of(env: RehearsalEnvironment) -> list[TaskRun]:
