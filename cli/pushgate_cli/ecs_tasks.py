@@ -57,6 +57,8 @@ class TaskRun:
     log: tuple[str, str] | None  # (group, stream) of its awslogs output
     output: str = ""
     exit_code: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    seconds: float = 0.0  # the command's run time, once it exited
 
 
 @dataclass
@@ -68,6 +70,7 @@ class EcsTaskEmulator:
     start: TaskStart = TaskStart.RUNS
     poll_wait_seconds: float = 5.0
     runs: list[TaskRun] = field(default_factory=list)
+    waited_seconds: float = 0.0  # real time DescribeTasks spent waiting for commands (time passing)
     _by_arn: dict[str, TaskRun] = field(default_factory=dict)
 
     @contextmanager
@@ -164,6 +167,7 @@ class EcsTaskEmulator:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        run.started = time.monotonic()
         self.runs.append(run)
         self._by_arn[task.task_arn] = run
 
@@ -193,11 +197,14 @@ class EcsTaskEmulator:
         if run is None or run.process is None:
             return
         if run.exit_code is None:
+            waiting = time.monotonic()
             try:
                 run.process.wait(timeout=self.poll_wait_seconds)
             except subprocess.TimeoutExpired:
                 task.status = "RUNNING"
                 return
+            finally:
+                self.waited_seconds += time.monotonic() - waiting
             self._exited(task, run)
         if getattr(task, "stop_code", None) is None:
             task.status = "RUNNING"  # the sidecar runs on, until StopTask
@@ -207,6 +214,7 @@ class EcsTaskEmulator:
         out, _ = run.process.communicate()
         run.output = out or ""
         run.exit_code = run.process.returncode
+        run.seconds = time.monotonic() - run.started
         for container in task.containers:
             if container["name"] == run.container:
                 container.update(lastStatus="STOPPED", exitCode=run.exit_code)

@@ -1010,8 +1010,7 @@ def _add_failing_revision(project: Path, versions: Path, *, partial: bool = Fals
         "rehearsal_fails",
         "a revision that fails half-way",
         "from alembic import op",
-        f"{create}\n"
-        '    op.execute("SELECT 1 / 0")  # division_by_zero: fails after its first step',
+        f'{create}\n    op.execute("SELECT 1 / 0")  # division_by_zero: fails after its first step',
         '    op.execute("DROP TABLE rehearsal_half_done")',
     )
 
