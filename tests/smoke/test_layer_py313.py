@@ -363,7 +363,16 @@ def _wake_rollout(run: Any, stack: Stack) -> None:
     assert run(event)["outcome"] == "ignored"
 
 
+def _migration_task(run: Any, stack: Stack) -> None:
+    result = run(load_event("migration_task_prepare"))
+    (upgrade,) = result["upgrade"]["Overrides"]["ContainerOverrides"]
+    (downgrade,) = result["downgrade"]["Overrides"]["ContainerOverrides"]
+    assert upgrade["Command"] == ["alembic", "upgrade", "head"]  # the template's default
+    assert downgrade["Command"] == ["alembic", "downgrade", "base"]  # from_revision null
+
+
 CASES = {
+    "migration_task": _migration_task,
     "compensate_run": _compensate_run,
     "describe_push": _describe_push,
     "wake_rollout": _wake_rollout,
