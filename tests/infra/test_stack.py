@@ -198,6 +198,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         "PrepareRolloutFunction",
         "DescribeOutcomeFunction",
         "WakeRolloutFunction",
+        "MigrationTaskFunction",
     ]
     resolver = Resolver(
         template,
