@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -403,9 +404,14 @@ class RehearsalEnvironment:
         start = self.config.start_revision
         if start is None and not self.config.database_url:
             start = "previous"
+        if self.runner == "lambda":  # before the start is reached the Lambda runner's way
+            self._refuse_unrunnable(graph)
         if start is not None:
-            _prepare_schema(self.database_url, source, start, self.version_table)
-        if self.runner == "lambda":
+            service = None
+            if self.runner == "task":  # the service's own alembic reaches it, as its image would
+                service = (self.config.service_dir or source, self._service_python())
+            _prepare_schema(self.database_url, source, start, self.version_table, service)
+        if self.runner == "lambda":  # and what the run itself applies
             self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
         self._stack.enter_context(_environ(self._process_environment()))
@@ -416,7 +422,7 @@ class RehearsalEnvironment:
         if self.runner == "task":
             self.tasks = EcsTaskEmulator(
                 service_dir=self.config.service_dir or self._migrations,
-                service_python=self.config.service_python or default_service_python(),
+                service_python=self._service_python(),
                 start=scenario.task_start,
                 poll_wait_seconds=self.config.task_poll_wait_seconds,
             )
@@ -447,6 +453,9 @@ class RehearsalEnvironment:
             raise RehearsalError(f"--pg-bin: {exc}") from exc
         self._stack.enter_context(server)
         return server.create_database("rehearsal")
+
+    def _service_python(self) -> Path:
+        return self.config.service_python or default_service_python()
 
     def _refuse_unrunnable(self, graph: RevisionGraph) -> None:
         """What the function would refuse before running anything is a usage error here."""
@@ -923,20 +932,60 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------
-def _prepare_schema(url: str, migrations: Path, start: str, table: VersionTable) -> None:
-    """Bring the database to where the rehearsal starts (as the released version left it)."""
+def _prepare_schema(
+    url: str,
+    migrations: Path,
+    start: str,
+    table: VersionTable,
+    service: tuple[Path, Path] | None = None,
+) -> None:
+    """Bring the database to where the rehearsal starts (as the released version left it):
+    with pushgate's runner, or with ``service`` (its directory and interpreter) its own alembic,
+    for revisions only the service's code can run."""
     try:
         target = start
         if start == "previous":
             chain = revisions_of(migrations)
             target = chain[-2] if len(chain) >= 2 else "base"
-        move_to(url, migrations, target, table)
+        if service is None:
+            move_to(url, migrations, target, table)
+        else:
+            _service_alembic(url, migrations, target, table, *service)
     except PushgateError as exc:
         where = parse_database_url(url).redacted_url if _is_url(url) else "the database"
         raise RehearsalError(
             f"cannot bring {where} to its start revision ({start}) with the scripts in "
             f"{migrations}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _service_alembic(
+    url: str, migrations: Path, target: str, table: VersionTable, directory: Path, python: Path
+) -> None:
+    """``alembic upgrade|downgrade target`` run by the service's own interpreter."""
+    graph = RevisionGraph(migrations)
+    current = current_revision(url, table)
+    wanted = None if target == "base" else target
+    if current == wanted:
+        return
+    direction = "upgrade" if graph.is_ancestor(current, wanted) else "downgrade"
+    done = subprocess.run(  # the service's own alembic, as its image runs it
+        [str(python.parent / "alembic"), direction, target],
+        cwd=directory,
+        env={
+            "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "DATABASE_URL": url,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+        raise RehearsalError(
+            f"the service's alembic could not {direction} to {target}: exit {done.returncode}: "
+            f"{tail}"
+        )
 
 
 def _is_url(url: str) -> bool:
