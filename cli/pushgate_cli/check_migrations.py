@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pushgate.errors import InvalidRequest
+from pushgate import settings
+from pushgate.errors import InvalidRequest, PushgateError
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.migrator.sources import TASK_RUNNER_HINT
+from pushgate.review import SchemaReviewer
+from pushgate.review.config import squawk_at
+from pushgate.review.summary import finding_summary
+from pushgate.versiontable import VersionTable
+
+from pushgate_cli.review_text import finding_line
+from pushgate_cli.tools import LOCAL_SQUAWK
 
 _PARAMETERS = {"version_table": "VersionTable", "version_table_schema": "VersionTableSchema"}
 
@@ -178,7 +186,44 @@ def check(directory: Path) -> Check:
         "runner:            lambda (every revision imports only alembic, SQLAlchemy and the "
         "standard library)"
     )
+    lines.extend(review_report(graph, table, schema))
     return Check("lambda", lines)
+
+
+def review_report(graph: RevisionGraph, table: str, schema: str | None) -> list[str]:
+    """Every revision from base, reviewed as "Review the schema change" would (squawk from the
+    venv, SchemaPolicy enforce): each one's verdict and what it would take to be rejected."""
+    try:
+        reviewer = SchemaReviewer(
+            squawk_at({settings.SQUAWK_PATH: str(LOCAL_SQUAWK)}),
+            "enforce",
+            VersionTable(name=table, schema=schema),
+        )
+        review = reviewer.review_graph(graph, None)
+    except PushgateError as exc:
+        return [f"review:            cannot review: {type(exc).__name__}: {exc}"]
+    lines = [
+        f"review:            squawk {review.squawk}, every revision from base (a push reviews "
+        "only those its database has not applied)"
+    ]
+    for revision in review.revisions:
+        lines.append(f"  {revision.revision}  {revision.verdict}")
+        lines.extend(
+            f"    {finding_line(finding_summary(f))}"
+            for f in revision.findings
+            if f.direction == "upgrade" and (f.verdict != "safe" or f.accepted)
+        )
+    rejected = [r.revision for r in review.revisions if r.verdict == "breaks-serving"]
+    lines.append(
+        "  under SchemaPolicy enforce: "
+        + (
+            f"a push with {', '.join(rejected)} pending is rejected (expand/contract in two "
+            "pushes, or pushgate_accept = {rule: reason} in the revision)"
+            if rejected
+            else "no revision is rejected"
+        )
+    )
+    return lines
 
 
 def run(directory: Path) -> tuple[int, str]:

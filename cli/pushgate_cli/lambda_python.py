@@ -131,6 +131,12 @@ _CHILD = """\
 import time as _t
 _started = _t.perf_counter()
 import importlib, json, os, sys, uuid
+_compiled = []
+def _audit(event, args):  # a module's source compiled: no byte code was found for it
+    if event == "compile" and isinstance(args[1], str) and args[1].endswith(".py"):
+        _compiled.append(args[1])
+if {watch_compiles!r}:  # off when timing: the hook sees every audit event of the start
+    sys.addaudithook(_audit)
 def _say(kind, payload):
     sys.stdout.write({marker!r} + kind + " " + json.dumps(payload, default=str) + "\\n")
     sys.stdout.flush()
@@ -145,6 +151,7 @@ _say("loaded", {{
     "import_ms": _import_ms,
     "files": sorted({{getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}}),
     "modules": sorted(sys.modules),
+    "compiled": sorted(set(_compiled)),
     "cold_start_errors": [
         f"{{k}}: {{type(v).__name__}}" for k, v in vars(_module).items()
         if isinstance(v, BaseException)
@@ -185,6 +192,10 @@ class ColdStart:
     files: list[str]
     modules: list[str]
     cold_start_errors: list[str]
+    # with ``watch_compiles``: the .py files the import compiled from source (no byte code was
+    # found), loaded or not: a module whose own import failed (``try: import winreg``) is
+    # compiled all the same, and is in no ``files``
+    compiled: list[str] = field(default_factory=list)
     invocation: dict[str, Any] | None = None  # {"result": ...} or {"errorType", "errorMessage"}
 
 
@@ -208,13 +219,16 @@ class LambdaPython:
         event: Any | None = None,
         *,
         module: str = "app",
+        watch_compiles: bool = False,
     ) -> ColdStart:
         """Start the function's process; import its handler module (``module``: another one,
-        to compare) and invoke it once with ``event`` unless None; what it reported."""
+        to compare) and invoke it once with ``event`` unless None; what it reported.
+        ``watch_compiles``: note which sources the import compiled (an audit hook, so not
+        while timing)."""
         child_env = {**env, "PYTHONPATH": self.python_path(function_dir)}
         if event is not None:
             child_env["PUSHGATE_LAMBDA_EVENT"] = json.dumps(event)
-        code = _CHILD.format(marker=_MARKER, module=module)
+        code = _CHILD.format(marker=_MARKER, module=module, watch_compiles=watch_compiles)
         started = time.perf_counter()
         child = subprocess.Popen(
             [self.python, *self.flags, "-c", code],
@@ -252,6 +266,7 @@ class LambdaPython:
             files=[f for f in loaded["files"] if f],
             modules=list(loaded["modules"]),
             cold_start_errors=list(loaded["cold_start_errors"]),
+            compiled=list(loaded["compiled"]),
             invocation=reports.get("invoked"),
         )
 

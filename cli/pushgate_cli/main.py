@@ -79,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
         help="the samconfig.toml environment whose parameters are rehearsed (default dev)",
     )
     rehearse_cmd.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters on top of the environment's, as sam deploy takes them "
+        "(e.g. SchemaPolicy=enforce)",
+    )
+    rehearse_cmd.add_argument(
         "--expect",
         choices=sorted(set(OUTCOMES.values()) | {"superseded", "error"}),
         metavar="STATUS",
@@ -227,8 +235,24 @@ def _json_kind(value: Any) -> str:
     return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
 
 
+def parameter_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``Key=Value`` pairs, as sam deploy's --parameter-overrides; ValueError naming a bad one."""
+    overrides: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.isidentifier():
+            raise ValueError(f"--parameter-overrides {pair!r} is not Key=Value")
+        overrides[key] = value
+    return overrides
+
+
 def _rehearse(args: argparse.Namespace) -> int:
     event: dict[str, Any] | None = None
+    try:
+        overrides = parameter_overrides(args.parameter_overrides)
+    except ValueError as exc:
+        print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     if args.event is not None:
         try:
             event = load_event(args.event)
@@ -242,6 +266,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         start_revision=args.start_revision,
         pg_bin=args.pg_bin,
         config_env=args.config_env,
+        parameters=overrides,
         log_level="INFO" if args.verbose else "WARNING",
         expect=args.expect,
         runner=args.runner,

@@ -42,6 +42,7 @@ from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.ecs_tasks import EcsTaskEmulator, TaskStart, default_service_python
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
+from pushgate_cli.review_text import review_of
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
     Resolver,
@@ -53,6 +54,7 @@ from pushgate_cli.template import (
     samconfig_parameters,
     state_machine_definition,
 )
+from pushgate_cli.tools import LOCAL_SQUAWK
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -64,6 +66,7 @@ FUNCTIONS = (
     "TakeLockFunction",
     "CheckDatabaseFunction",
     "RunMigrationsFunction",
+    "ReviewSchemaFunction",
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
@@ -171,6 +174,13 @@ class RunResult:
     ecs_events: list[EcsDelivery] = field(default_factory=list)  # what ECS sent meanwhile
 
     @property
+    def review(self) -> dict[str, Any] | None:
+        """ "Review the schema change"'s answer, from the history: the full review, or its error
+        ``{"error", "cause"}`` (a rejection names revision, statement and rule); None when the
+        run never got there."""
+        return review_of(self.execution)
+
+    @property
     def ok(self) -> bool:
         return self.status == self.expected
 
@@ -197,6 +207,7 @@ class RunResult:
             "alerts": self.alerts,
             "service_changes": self.service_changes,
             "ecs_events": [e.to_json() for e in self.ecs_events],
+            "review": self.review,
         }
 
 
@@ -341,6 +352,7 @@ class RehearsalEnvironment:
                 self.parameters.setdefault("MigrationTaskTimeoutSeconds", "60")
         except TemplateError as exc:
             raise RehearsalError(str(exc)) from exc
+        _check_overrides(self.template, config.parameters)
         self._stack = contextlib.ExitStack()
         self.database_url = ""
         self.simulator = EcsRolloutSimulator(
@@ -601,6 +613,9 @@ class RehearsalEnvironment:
             # in AWS the package holds the scripts (functions/<name>/migrations); here they are
             # the rehearsal's (a scenario may add a revision to a copy)
             environment[settings.MIGRATIONS_DIR] = str(self._migrations)
+        if settings.SQUAWK_PATH in environment:
+            # in AWS the squawk layer's /opt/bin/squawk; here the same version from the venv
+            environment[settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
         return environment
 
     def _function_name(self, logical_id: str) -> str:
@@ -909,6 +924,20 @@ class RehearsalEnvironment:
 
     def revision(self) -> str | None:
         return current_revision(self.database_url, self.version_table)
+
+
+def _check_overrides(template: Mapping[str, Any], overrides: Mapping[str, str]) -> None:
+    """RehearsalError for an override of a parameter the template does not have, or a value its
+    AllowedValues refuse (sam deploy refuses both)."""
+    declared: Mapping[str, Any] = template.get("Parameters", {})
+    for key, value in overrides.items():
+        if key not in declared:
+            raise RehearsalError(f"--parameter-overrides: template.yaml has no parameter {key}")
+        allowed = declared[key].get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise RehearsalError(
+                f"--parameter-overrides: {key}={value} is not one of {', '.join(map(str, allowed))}"
+            )
 
 
 def status_of(report: ExecutionReport, events: list[dict[str, Any]]) -> str:

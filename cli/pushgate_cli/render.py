@@ -11,6 +11,7 @@ from typing import Any
 
 from pushgate_cli.offline import ExecutionReport, WaitRecord
 from pushgate_cli.rehearse import RunResult
+from pushgate_cli.review_text import review_lines
 
 _FAILURE_EVENTS = {
     "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
@@ -117,6 +118,7 @@ def render(result: RunResult) -> str:
         f"schema    {_schema(result)}",
         f"service   {_service(result)}",
         f"serving   {_image(result.service.image)}",
+        *review_lines(result.review),
     ]
     if result.events:
         for event in result.events:

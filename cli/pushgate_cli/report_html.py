@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pushgate_cli.offline import ExecutionReport
 from pushgate_cli.render import StateRow, state_rows
+from pushgate_cli.review_text import review_of
 
 if TYPE_CHECKING:
     from pushgate_cli.operator.commands import Explained
@@ -69,6 +70,7 @@ class Page:
     after: Side
     events: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    review: Mapping[str, Any] | None = None  # "Review the schema change"'s answer
 
     @property
     def rows(self) -> list[StateRow]:
@@ -184,6 +186,7 @@ def rehearsal_page(result: RunResult, definition: Mapping[str, Any]) -> Page:
         after=Side(result.revision_after or "base", _service_text(result.service)),
         events=[_event(e.get("DetailType"), e.get("Detail")) for e in result.events],
         notes=["waits and retries were simulated (no wall-clock time): see 'waited'"],
+        review=result.review,
     )
 
 
@@ -201,6 +204,7 @@ def explained_page(explained: Explained) -> Page:
         after=after,
         events=events,
         notes=[f"console: {explained.run.console_url}"],
+        review=review_of(explained.report),
     )
 
 
@@ -286,6 +290,8 @@ pre {{ background: #f7f7f7; padding: 0.5em; overflow: auto; max-width: 100%; }}
 <tr><td>before</td><td>{e(page.before.schema)}</td><td>{e(page.before.service)}</td></tr>
 <tr><td>after</td><td>{e(page.after.schema)}</td><td>{e(page.after.service)}</td></tr>
 </table>
+<h2>Schema review</h2>
+{_review_html(page.review)}
 <h2>Events</h2>
 <ul id="events">{events or "<li>none put</li>"}</ul>
 </body>
@@ -294,6 +300,34 @@ pre {{ background: #f7f7f7; padding: 0.5em; overflow: auto; max-width: 100%; }}
 
 
 # --- helpers ---------------------------------------------------------------------------------
+_REVIEW_COLUMNS = ("revision", "direction", "verdict", "rule", "statement", "accepted")
+
+
+def _review_html(review: Mapping[str, Any] | None) -> str:
+    """The review's verdict and every finding it returned (or its error), as a table."""
+    e = html.escape
+    if review is None:
+        return "<p id='review'>the run never reached Review the schema change</p>"
+    if "error" in review:
+        return f"<p id='review'><b>{e(str(review['error']))}</b>: {e(str(review['cause']))}</p>"
+    counts = review.get("counts") or {}
+    shown = ", ".join(f"{e(str(n))} {e(str(v))}" for v, n in counts.items())
+    findings = [f for r in review.get("revisions") or [] for f in r.get("findings") or []]
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{e(str(f.get(c) or ''))}</td>" for c in _REVIEW_COLUMNS) + "</tr>"
+        for f in findings or review.get("findings") or []
+    )
+    head = "".join(f"<th>{c}</th>" for c in _REVIEW_COLUMNS)
+    return (
+        f"<p id='review'>verdict <b>{e(str(review.get('verdict')))}</b> under SchemaPolicy "
+        f"{e(str(review.get('policy')))}: {shown} revision(s); "
+        f"{e(str(review.get('accepted')))} finding(s) accepted; squawk "
+        f"{e(str(review.get('squawk')))}. A downgrade's findings never gate (it runs only in a "
+        f"rollback, the service at zero).</p>\n"
+        f"<table id='findings'><tr>{head}</tr>\n{rows}\n</table>"
+    )
+
+
 def _labels(rows: Sequence[StateRow]) -> dict[str, str]:
     entered = Counter(r.name for r in rows)
     took: dict[str, float] = {}

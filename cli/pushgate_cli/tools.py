@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ FALLBACKS: Final = {
     "checkov": REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov",
     "asl-validator": REPO_ROOT / "node_modules" / ".bin" / "asl-validator",
 }
+# squawk (squawk-cli in requirements/dev.txt) beside this interpreter: what review_schema runs
+# from its layer in AWS (/opt/bin/squawk), the same version
+LOCAL_SQUAWK: Final = Path(sys.executable).parent / "squawk"
 # No telemetry: this runs offline and in CI.
 QUIET_ENV: Final = {"SAM_CLI_TELEMETRY": "0"}
 

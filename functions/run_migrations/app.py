@@ -36,8 +36,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
-from pushgate.migrator import MigrationRequest, MigrationResult, MigrationSettings, Migrator
-from pushgate.migrator.request import migrations_source
+from pushgate.migrator import MigrationRequest, MigrationResult
 
 if TYPE_CHECKING:
     from pushgate.image.migrators import BundledMigrator, ImageMigrators
@@ -54,18 +53,12 @@ DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _cold_start() -> BundledMigrator | ImageMigrators | InvalidRequest:
-    """MIGRATIONS_SOURCE bundled: the package's scripts, parsed now; image: a reader (its
-    registry client imported here only), each digest's scripts read on first use."""
+    """MIGRATIONS_SOURCE bundled: the package's scripts, parsed now; image: a reader, each
+    digest's scripts read on first use (pushgate.image.migrators.migrators_from_env)."""
     try:
-        migration_settings = MigrationSettings.from_env(DEFAULT_MIGRATIONS_DIR, os.environ)
-        source = migrations_source(os.environ)
-        from pushgate.image.migrators import BundledMigrator, ImageMigrators
+        from pushgate.image.migrators import migrators_from_env
 
-        if source == "bundled":
-            return BundledMigrator(Migrator(migration_settings))
-        from pushgate.image import ImageReader, ImageSettings
-
-        return ImageMigrators(ImageReader(ImageSettings.from_env(os.environ)), migration_settings)
+        return migrators_from_env(DEFAULT_MIGRATIONS_DIR, os.environ)
     except InvalidRequest as exc:
         return exc
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
+from pushgate_cli.bench.budgets import SQUAWK_LAYER_UNZIPPED_BYTES
 from pushgate_cli.bench.sizes import package_sizes
 from pushgate_cli.lambda_python import find_python313
 from pushgate_cli.layer_bytecode import verify_on
@@ -168,6 +170,7 @@ def test_run_migrations_ships_the_bundled_alembic_scripts(sam_build: Build) -> N
         "TakeLockFunction",
         "CheckDatabaseFunction",
         "RunMigrationsFunction",
+        "ReviewSchemaFunction",
         "PrepareRolloutFunction",
         "DescribeOutcomeFunction",
     ],
@@ -180,6 +183,25 @@ def test_each_function_package_is_its_handler_only(sam_build: Build, function: s
     # the dependencies live in the layer, not in each function
     assert not (built / "sqlalchemy").exists()
     assert not (built / "pushgate").exists()
+
+
+def test_the_squawk_layer_ships_the_pinned_aarch64_binary_at_bin_squawk(sam_build: Build) -> None:
+    """GIVEN sam build WHEN SquawkLayer is read THEN bin/squawk (Lambda: /opt/bin/squawk) is an
+    aarch64 ELF executable, within its own size budget, and the review ships the bundled
+    scripts as run_migrations does."""
+    assert sam_build.run.returncode == 0, sam_build.run.output
+    files = [p for p in (sam_build.directory / "SquawkLayer").rglob("*") if p.is_file()]
+    binary = sam_build.directory / "SquawkLayer" / "bin" / "squawk"
+    assert files == [binary]
+    header = binary.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == EM_AARCH64
+    assert os.access(binary, os.X_OK)
+    assert binary.stat().st_size <= SQUAWK_LAYER_UNZIPPED_BYTES
+    migrations = sam_build.directory / "ReviewSchemaFunction" / "migrations" / "versions"
+    assert sorted(p.name for p in migrations.glob("*.py")) == sorted(
+        p.name for p in (ROOT / "migrations" / "versions").glob("*.py")
+    )
 
 
 # --- the state machine definition -------------------------------------------------------------
@@ -195,6 +217,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         "TakeLockFunction",
         "CheckDatabaseFunction",
         "RunMigrationsFunction",
+        "ReviewSchemaFunction",
         "PrepareRolloutFunction",
         "DescribeOutcomeFunction",
         "WakeRolloutFunction",

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pushgate_cli.lambda_python import find_python313
-from pushgate_cli.layer_bytecode import BytecodeError, compile_traced, verify_on
+from pushgate_cli.lambda_python import LambdaPython, find_python313
+from pushgate_cli.layer_bytecode import BytecodeError, Handler, compile_traced, trace, verify_on
 
 pytestmark = pytest.mark.smoke
 
@@ -119,3 +119,20 @@ def test_only_python313_compiles_the_layer(tmp_path: Path) -> None:
     with pytest.raises(BytecodeError):
         compile_traced(tmp_path, {"pkg/mod.py"})
     assert list(tmp_path.rglob("*.pyc")) == []
+
+
+def test_the_trace_keeps_an_optional_import_that_fails(python313: str, tmp_path: Path) -> None:
+    # GIVEN a layer package whose import tries a Windows-only module, as dateutil.tz does
+    layer, sdk, function = tmp_path / "layer", tmp_path / "sdk", tmp_path / "fn"
+    for directory in (layer / "pkg", sdk, function):
+        directory.mkdir(parents=True)
+    (layer / "pkg" / "__init__.py").write_text(
+        "try:\n    from pkg import win\nexcept ImportError:\n    win = None\n"
+    )
+    (layer / "pkg" / "win.py").write_text("import winreg\n")
+    (function / "app.py").write_text("import pkg\n")
+    handler = Handler("fn", function, "FnFunction", 128, {})
+    # WHEN the handler's cold start is traced
+    traced = trace(LambdaPython(python313, layer, sdk), handler)
+    # THEN the module that failed to import is traced too: Lambda compiles it on every start
+    assert traced == {"pkg/__init__.py", "pkg/win.py"}

@@ -8,13 +8,15 @@ connection is a Secrets Manager secret, and the ECS service, in moto's server (i
 python3.13 venv, reached over HTTP, so nothing of moto's is on the handlers' path).
 WHEN each handler's process starts and is invoked once.
 THEN it answers what it answers in AWS, its cold start found byte code for every module it
-loaded from the layer, and nothing was written into the layer. A layer missing a dependency
+loaded from the layer (or tried: an optional import that fails on Linux is compiled all the
+same), and nothing was written into the layer. A layer missing a dependency
 fails the same run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -23,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pg8000.native
@@ -38,6 +40,7 @@ from pushgate_cli.lambda_python import (
     LambdaPython,
     build_host_layer,
     find_python313,
+    is_python313,
     lambda_environment,
 )
 from pushgate_cli.template import (
@@ -47,6 +50,7 @@ from pushgate_cli.template import (
     load_template,
     samconfig_parameters,
 )
+from pushgate_cli.tools import LOCAL_SQUAWK
 
 from tests.helpers import load_event
 
@@ -78,9 +82,27 @@ def python313() -> str:
     return found
 
 
+# `make smoke-arm64` runs these tests on the real aarch64 layer (the one `sam build` ships) with
+# Debian's arm64 python3.13 under qemu-user: it names that interpreter (a wrapper script), the
+# layer's python/ (read-only) and the runtime's SDK. Unset (`make test`): the host layer, built
+# here.
+ARM64_PYTHON: Final = "PUSHGATE_SMOKE_ARM64_PYTHON"
+ARM64_LAYER: Final = "PUSHGATE_SMOKE_ARM64_LAYER"
+ARM64_RUNTIME_SDK: Final = "PUSHGATE_SMOKE_ARM64_RUNTIME_SDK"
+ARM64_TIMEOUT_S: Final = 600  # an emulated start of run_migrations takes seconds, not ms
+
+
 @pytest.fixture(scope="session")
 def lambda_python(python313: str, tmp_path_factory: pytest.TempPathFactory) -> LambdaPython:
-    return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    arm64 = [os.environ.get(name) for name in (ARM64_PYTHON, ARM64_LAYER, ARM64_RUNTIME_SDK)]
+    if not any(arm64):
+        return build_host_layer(tmp_path_factory.mktemp("layer-py313"), python313)
+    python, layer, sdk = arm64
+    if not (python and layer and sdk):
+        pytest.fail(f"set all of {ARM64_PYTHON}, {ARM64_LAYER} and {ARM64_RUNTIME_SDK}, or none")
+    if not is_python313(python):
+        pytest.fail(f"{ARM64_PYTHON}={python} does not run CPython 3.13")
+    return LambdaPython(python, Path(layer), Path(sdk), timeout_s=ARM64_TIMEOUT_S)
 
 
 @pytest.fixture(scope="session")
@@ -220,6 +242,8 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
                 continue
             name = Path(str(function_setting(template, logical_id, "CodeUri", resolver))).name
             environments[name] = function_environment(template, resolver, logical_id)
+            if settings.SQUAWK_PATH in environments[name]:  # the squawk layer's, for this host
+                environments[name][settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
             memory[name] = int(function_setting(template, logical_id, "MemorySize", resolver))
         yield Stack(environments, memory, url, repository, moto_endpoint)
 
@@ -231,7 +255,7 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
     env = lambda_environment(
         name, function_dir, stack.memory[name], stack.environments[name], extra
     )
-    started = lambda_python.run(function_dir, env, event)
+    started = lambda_python.run(function_dir, env, event, watch_compiles=True)
     assert started.cold_start_errors == [], started.cold_start_errors
     assert started.invocation is not None
     assert "result" in started.invocation, started.invocation
@@ -245,6 +269,10 @@ def invoke(lambda_python: LambdaPython, stack: Stack, endpoint: str, name: str, 
         if not (f.parent / "__pycache__" / f"{f.stem}.cpython-313.pyc").is_file()
     ]
     assert without_byte_code == [], f"{name}'s cold start compiled these from source"
+    # nor any it tried and did not keep (an optional import that fails on Linux)
+    compiled = [Path(f).resolve() for f in started.compiled]
+    compiled_in_layer = [str(f.relative_to(layer)) for f in compiled if f.is_relative_to(layer)]
+    assert compiled_in_layer == [], f"{name}'s cold start compiled these from source"
     return started.invocation["result"]
 
 
@@ -277,6 +305,14 @@ def _run_migrations(run: Any, stack: Stack) -> None:
     finally:
         connection.close()
     assert revision == result["to_revision"]
+
+
+def _review_schema(run: Any, stack: Stack) -> None:
+    result = run({"from_revision": None, "server_version": "18.6"})
+    # the bundled chain from base, under dev's SchemaPolicy warn, by squawk itself
+    assert (result["policy"], result["squawk"]) == ("warn", "2.68.0")
+    assert sum(result["counts"].values()) == 3
+    assert result["verdict"] == "blocks-serving"  # c47a91e2b5d8's plain CREATE INDEX
 
 
 def _prepare_rollout(run: Any, stack: Stack) -> None:
@@ -381,6 +417,7 @@ CASES = {
     "observe_outcome": _observe_outcome,
     "check_database": _check_database,
     "run_migrations": _run_migrations,
+    "review_schema": _review_schema,
     "prepare_rollout": _prepare_rollout,
 }
 
@@ -416,3 +453,24 @@ def test_a_layer_missing_a_dependency_fails_the_same_run(
         )
     assert failed.value.error_type == "ModuleNotFoundError"
     assert failed.value.missing_module == "mako"
+
+
+@pytest.mark.parametrize(
+    ("source", "reader_loaded"), [("bundled", False), ("image", True)], ids=["bundled", "image"]
+)
+def test_run_migrations_loads_the_image_reader_only_to_read_images(
+    source: str, reader_loaded: bool, lambda_python: LambdaPython, stack: Stack
+) -> None:
+    # GIVEN run_migrations' environment with MigrationsSource bundled, or image
+    name = "run_migrations"
+    function_dir = REPO_ROOT / "functions" / name
+    own = {**stack.environments[name], settings.MIGRATIONS_SOURCE: source}
+    env = lambda_environment(name, function_dir, stack.memory[name], own, FAKE_CREDENTIALS)
+    # WHEN its process starts
+    started = lambda_python.run(function_dir, env)
+    # THEN it starts cleanly, and the registry reader (http.client, tarfile) is loaded only
+    # where it will read an image: the bundled scripts' cold start does not pay for it
+    assert started.cold_start_errors == []
+    assert "pushgate.image.reference" in started.modules
+    loaded = {m for m in ("pushgate.image.reader", "http.client") if m in started.modules}
+    assert loaded == ({"pushgate.image.reader", "http.client"} if reader_loaded else set())

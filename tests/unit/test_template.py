@@ -221,7 +221,12 @@ def test_every_lambda_task_keeps_its_error_as_given_for_describe_outcome() -> No
             assert [c["Next"] for c in own] == ["Release the deployment lock"], name
             assert last["Next"] == "Check the schema before the downgrade task", name
             continue
-        assert [c["ErrorEquals"] for c in own] == ([["InvalidPush"]] if own else []), name
+        rejection = {
+            "Describe the push": "InvalidPush",
+            "Review the schema change": "SchemaChangeRejected",
+        }
+        expected = [[rejection[name]]] if name in rejection else []
+        assert [c["ErrorEquals"] for c in own] == expected, name
         assert last["ResultPath"] in {"$.error", "$.rollback_error", "$.alert_error"}, name
     assert not [name for name, state in states.items() if "StringToJson($." in json.dumps(state)], (
         "a Pass state parses an error's Cause again"
@@ -235,7 +240,7 @@ def test_describe_outcome_is_given_every_field_the_outcome_is_read_from() -> Non
     defaults = states["Read the settings"]["Parameters"]
     # THEN it passes each by name (never the whole execution data), and each one a Catch may
     # write starts as null, so the path always exists
-    written = {"error", "rejection", "rollback", "revert", "rollback_error"}
+    written = {"error", "rejection", "rollback", "revert", "rollback_error", "review"}
     assert set(payload) == {"execution_id.$", "input.$", "settings.$", "push.$", "migration.$"} | {
         "rollout.$",
         "start.$",
@@ -254,12 +259,15 @@ def test_every_rejection_skips_the_lock_and_ends_rejected() -> None:
         if state.get("ResultPath") == "$.rejection":
             exits.append(state)
         rejecting += [name] * len(exits)
-        # THEN each goes straight to "Describe the outcome": it never took the lock
-        assert all(exit["Next"] == "Describe the outcome" for exit in exits), name
+        # THEN each goes straight to "Describe the outcome": it never took the lock; but the
+        # schema review's, which holds it, releases it first
+        after = "Release the deployment lock" if name == "Review the schema change" else None
+        assert all(exit["Next"] == (after or "Describe the outcome") for exit in exits), name
     assert sorted(set(rejecting)) == [
         "Describe the push",
         "Find the pushed image",
         "Note the image that is not there",
+        "Review the schema change",
     ]
     # AND the outcome is read first from the rejection, and is a Fail DeploymentRejected
     first = states["How did the run end?"]["Choices"][0]
@@ -363,7 +371,11 @@ def test_functions_run_python313_on_arm64_traced_in_the_vpc(name: str) -> None:
     assert function_property(name, "Architectures") == ["arm64"]
     assert function_property(name, "Handler") == "app.lambda_handler"
     assert function_property(name, "Tracing") == "Active"
-    assert {"Ref": "PushgateLayer"} in function_property(name, "Layers")
+    # SAM prepends the Globals' layers to a function's own (list properties are additive)
+    layers = GLOBAL_FUNCTION["Layers"] + RESOURCES[name]["Properties"].get("Layers", [])
+    assert layers[0] == {"Ref": "PushgateLayer"}
+    assert len(layers) == len({json.dumps(layer) for layer in layers})
+    assert ({"Ref": "SquawkLayer"} in layers) == (name == "ReviewSchemaFunction")
     vpc = function_property(name, "VpcConfig")
     assert vpc["SubnetIds"] == {"Ref": "SubnetIds"}
     assert vpc["SecurityGroupIds"] == [{"Ref": "SecurityGroupId"}]

@@ -15,10 +15,12 @@ PREPARE_ROLLOUT_COLD_START_MS: Final = 300.0
 # PushgateLayer alone (another layer, e.g. a linter binary, gets a line of its own)
 LAYER_UNZIPPED_BYTES: Final = 30 * 1024 * 1024
 LAYER_ZIPPED_BYTES: Final = 8 * 1024 * 1024
+# SquawkLayer (issue 11): squawk 2.68.0's aarch64 binary, about 17 MiB / 7 MiB; its own line
+SQUAWK_LAYER_UNZIPPED_BYTES: Final = 20 * 1024 * 1024
 WARM_UPGRADE_AT_HEAD_MS: Final = 20.0
 # issue 14: what pushgate adds to a deploy at the shipped settings, and a 5-minute rollout's cost
 OWN_OVERHEAD_MS: Final = 3000.0
-ROLLOUT_TRANSITIONS: Final = 40
+ROLLOUT_TRANSITIONS: Final = 41  # 40, +1 for "Review the schema change" (issue 11)
 
 
 def judge(value: float, limit: float) -> Verdict:

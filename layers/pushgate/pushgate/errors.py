@@ -20,6 +20,17 @@ class InvalidPush(InvalidRequest):
     the reason the run is rejected ("Deployment Rejected"). Nothing was touched."""
 
 
+class SchemaChangeRejected(InvalidPush):
+    """SchemaPolicy enforce: a pending revision breaks the version still serving (the review's
+    verdict ``breaks-serving``) and does not accept that rule. Its message names the revision,
+    the statement, the rule and the way out. Nothing was migrated; the lock is released."""
+
+
+class SchemaReviewFailed(PushgateError):
+    """The schema change could not be reviewed: squawk is missing, crashed, timed out or did not
+    give its JSON report. Never a silent pass: the run fails with nothing migrated."""
+
+
 class InvalidImage(PushgateError):
     """The pushed image cannot be read, or what it holds is refused (a blob that does not match
     its digest, a path or link that escapes MigrationsPath, a device file, a project over the size

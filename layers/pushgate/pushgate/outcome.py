@@ -28,6 +28,10 @@ ROLLED_BACK: Final = "Deployment Rolled Back"
 ROLLBACK_FAILED: Final = "Rollback Failed"
 REJECTED_ERROR: Final = "DeploymentRejected"  # the error of every rejection's event
 INVALID_PUSH: Final = "InvalidPush"  # describe_push's refusal: its message is the reason
+SCHEMA_CHANGE_REJECTED: Final = "SchemaChangeRejected"  # review_schema's refusal (enforce)
+REJECTIONS_WITH_REASON: Final = frozenset({INVALID_PUSH, SCHEMA_CHANGE_REJECTED})
+MAX_REVIEW_FINDINGS: Final = 5  # findings an event carries of the schema review
+MAX_REVIEW_TEXT: Final = 200  # characters of each of a finding's texts in an event
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
 
 
@@ -90,6 +94,7 @@ class RunRecord:
     rollout: Mapping[str, Any]
     start: Mapping[str, Any]  # {"from_revision"}: fixed before the first migration attempt
     revert: Mapping[str, Any]  # run_migrations' revert, once it ran
+    review: Mapping[str, Any]  # "Review the schema change"'s summary, once it ran
     error: Mapping[str, Any]
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
@@ -109,7 +114,7 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert")
+                for key in ("start", "revert", "review")
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -155,7 +160,7 @@ def to_revision(run: RunRecord) -> Any:
 def rejection_reason(run: RunRecord) -> str:
     """Why the input is not deployed: describe_push's reason, or what ECR said of the image."""
     caught = StepError.of(run.rejection)
-    if caught.error == INVALID_PUSH and isinstance(caught.cause, str):
+    if caught.error in REJECTIONS_WITH_REASON and isinstance(caught.cause, str):
         return caught.cause
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
@@ -210,8 +215,31 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
     return SUCCEEDED, {}
 
 
+def _text(value: Any) -> Any:
+    return value[:MAX_REVIEW_TEXT] if isinstance(value, str) else value
+
+
+def review_field(review: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema review as an event carries it: the verdict, counts per verdict, what was
+    accepted and the first findings, each text cut (bounded whatever the state held)."""
+    findings = review.get("findings")
+    return {
+        **{key: review.get(key) for key in ("policy", "verdict", "destructive", "accepted")},
+        "counts": review.get("counts"),
+        "findings": [
+            {key: _text(value) for key, value in finding.items()}
+            for finding in (findings if isinstance(findings, list) else [])[:MAX_REVIEW_FINDINGS]
+            if isinstance(finding, Mapping)
+        ],
+    }
+
+
 def describe_outcome(event: Any) -> Announcement:
-    """The announcement of the run `event` describes; raises InvalidRequest."""
+    """The announcement of the run `event` describes; raises InvalidRequest. A run that was
+    reviewed (``review``) carries the review's summary too."""
     run = RunRecord.from_event(event)
     detail_type, fields = own_fields(run)
-    return Announcement(detail_type=detail_type, detail={**report(run), **fields})
+    detail = {**report(run), **fields}
+    if run.review:
+        detail["review"] = review_field(run.review)
+    return Announcement(detail_type=detail_type, detail=detail)

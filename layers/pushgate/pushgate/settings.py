@@ -26,6 +26,10 @@ MIGRATIONS_PATH: Final = "MIGRATIONS_PATH"  # the project's directory inside the
 IMAGE_MAX_PROJECT_BYTES: Final = "IMAGE_MAX_PROJECT_BYTES"  # size limit of what is extracted
 IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, loopback only
 
+# the schema review (review_schema; pushgate.review)
+SCHEMA_POLICY: Final = "SCHEMA_POLICY"  # enforce | warn (parameter SchemaPolicy); required
+SQUAWK_PATH: Final = "SQUAWK_PATH"  # the squawk binary (the squawk layer: /opt/bin/squawk)
+
 # the version table (run_migrations writes it, check_database reads it)
 VERSION_TABLE: Final = "VERSION_TABLE"  # default alembic_version
 VERSION_TABLE_SCHEMA: Final = "VERSION_TABLE_SCHEMA"  # default: none (through the search_path)

@@ -30,7 +30,25 @@ nothing to check_database's or prepare_rollout's cold start.
 
 from __future__ import annotations
 
-from pushgate.image.reader import ImageReader, ImageScripts, ImageSettings
+from typing import TYPE_CHECKING, Any
+
 from pushgate.image.reference import ImageRef, Platform
 
+if TYPE_CHECKING:
+    from pushgate.image.reader import ImageReader, ImageScripts, ImageSettings
+
 __all__ = ["ImageReader", "ImageRef", "ImageScripts", "ImageSettings", "Platform"]
+
+# The reader and what it imports (http.client, ssl, tarfile, the registry and ECR clients: about
+# 15 ms of a cold start) load on first use of these names, not with the package: the migrator's
+# request needs ImageRef in every mode, and run_migrations with MigrationsSource=bundled never
+# reads an image. With MigrationsSource=image the handler asks for ImageReader at cold start.
+_READER_NAMES = frozenset({"ImageReader", "ImageScripts", "ImageSettings"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READER_NAMES:
+        from pushgate.image import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Final
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from pushgate.errors import InvalidImage, InvalidRequest
-from pushgate.image.reader import ImageReader, ImageScripts
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.migrator import MigrationRequest, MigrationSettings, Migrator
+from pushgate.migrator.request import migrations_source
 from pushgate.migrator.runner import AheadCheck, knows
+
+if TYPE_CHECKING:  # annotations only: MigrationsSource=bundled never loads the image reader
+    from pushgate.image.reader import ImageReader, ImageScripts
 
 MAX_MIGRATORS: Final = 4  # built migrators kept in memory (the newest; a deploy names 1 or 2)
 
@@ -93,3 +98,18 @@ class ImageMigrators:
         while len(self._built) > self._keep:
             self._built.popitem(last=False)
         return chosen
+
+
+def migrators_from_env(
+    default_location: Path, environ: Mapping[str, str]
+) -> BundledMigrator | ImageMigrators:
+    """The scripts of a function, as its settings say (run_migrations and review_schema build
+    them this one way). MIGRATIONS_SOURCE bundled: the package's scripts (``default_location``
+    unless MIGRATIONS_DIR), parsed now; image: a reader (its registry client imported here
+    only), each digest's scripts read on first use. InvalidRequest for bad settings."""
+    migration_settings = MigrationSettings.from_env(default_location, environ)
+    if migrations_source(environ) == "bundled":
+        return BundledMigrator(Migrator(migration_settings))
+    from pushgate.image import ImageReader, ImageSettings
+
+    return ImageMigrators(ImageReader(ImageSettings.from_env(environ)), migration_settings)

@@ -89,9 +89,13 @@ def offline_sql(
     fn: StepsFn,
     starting_rev: str | None,
     destination: str,
+    *,
+    buffer: io.StringIO | None = None,
 ) -> str:
-    """The SQL ``fn``'s steps would run (alembic's offline mode: no database needed)."""
-    buffer = io.StringIO()
+    """The SQL ``fn``'s steps would run (alembic's offline mode: no database needed), written
+    to ``buffer`` (a new one by default: a caller that passes its own can note where each
+    step's SQL starts and ends, as :mod:`pushgate.review.render` does)."""
+    buffer = io.StringIO() if buffer is None else buffer
     with _environment(
         graph,
         fn,
