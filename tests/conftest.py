@@ -18,6 +18,7 @@ from pushgate_cli.embedded import DatabaseServer, EmbeddedPostgres, ExistingServ
 from pushgate_cli.lambda_context import LambdaContext
 
 from tests.markers import emulation_used_by
+from tests.registry import Registry, running_registry
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -69,3 +70,10 @@ def database_url(postgres_server: DatabaseServer) -> Iterator[str]:
 def lambda_context() -> LambdaContext:
     """The context of an invocation of a 512 MB function with 60 s to run, starting now."""
     return LambdaContext.invocation("pushgate-test", timeout_s=60, memory_mb=512)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A real OCI registry on loopback for the session (pushgate_cli.registry)."""
+    with running_registry(tmp_path_factory.mktemp("registry")) as server:
+        yield server

@@ -42,7 +42,9 @@ from pushgate_cli.lambda_python import (
 # CPython 3.13's magic number (Lib/importlib/_bootstrap_external.py: 3571), as a pyc starts.
 MAGIC_313: Final = (3571).to_bytes(2, "little") + b"\r\n"
 UNCHECKED_HASH_FLAGS: Final = 0b01  # PEP 552: bit 0 hash-based, bit 1 check_source (off)
-CONFIG_ENV: Final = "dev"  # whose parameters make the handlers' cold-start settings valid
+# whose parameters make every handler's cold-start settings valid: prod has every function
+# (it takes snapshots, so PruneSnapshotsFunction exists and names its instance)
+CONFIG_ENV: Final = "prod"
 
 
 class BytecodeError(Exception):

@@ -11,7 +11,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from pushgate.migrator.request import Source as MigrationsSource
 
 from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
 
@@ -44,7 +46,29 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="the alembic project to rehearse: a project root (alembic.ini or pyproject.toml) "
-        "or a bare script directory (versions/, with or without env.py)",
+        "or a bare script directory (versions/, with or without env.py). It is packed into the "
+        "pushed image under MigrationsPath, which run_migrations reads from a registry on "
+        "loopback. Default: what the runner can run: examples/service with --runner task (its "
+        "revisions import its own code), migrations/ with the Lambda runner",
+    )
+    rehearse_cmd.add_argument(
+        "--migrations-source",
+        choices=["image", "bundled"],
+        help="where run_migrations reads the scripts (the template's MigrationsSource): image "
+        "(the default: the pushed image's, by digest, from a real OCI registry: Debian's "
+        "docker-registry started on loopback) or bundled (the function's own directory; the "
+        "default with --event, whose digest no registry here holds)",
+    )
+    rehearse_cmd.add_argument(
+        "--image",
+        metavar="REF",
+        help="rehearse an image already in a reachable registry (registry/repository@sha256:"
+        "...): the push event carries its digest, and its scripts are read from there",
+    )
+    rehearse_cmd.add_argument(
+        "--insecure-registry",
+        action="store_true",
+        help="allow plain HTTP to --image's registry (loopback only)",
     )
     rehearse_cmd.add_argument(
         "--database-url",
@@ -113,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the task runner's interpreter (its bin/ goes first on PATH, so alembic is the "
         "service's); default: this venv's, which has what examples/service needs",
+    )
+    rehearse_cmd.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="FILE",
+        help="keep the rehearsed deploy ledger in this JSON file: loaded before the run (if it "
+        "exists), written after it, so a rehearsed beta deploy lets a prod rehearsal of the same "
+        "digest through RequirePromotionFrom",
     )
     rehearse_cmd.add_argument("--json", action="store_true", help="print the result as JSON")
     rehearse_cmd.add_argument(
@@ -235,6 +267,12 @@ def _json_kind(value: Any) -> str:
     return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
 
 
+def _migrations_source(args: argparse.Namespace) -> MigrationsSource:
+    if args.migrations_source is not None:
+        return cast(MigrationsSource, args.migrations_source)
+    return "bundled" if args.event is not None and args.image is None else "image"
+
+
 def parameter_overrides(pairs: Sequence[str]) -> dict[str, str]:
     """``Key=Value`` pairs, as sam deploy's --parameter-overrides; ValueError naming a bad one."""
     overrides: dict[str, str] = {}
@@ -263,6 +301,9 @@ def _rehearse(args: argparse.Namespace) -> int:
         scenario=SCENARIOS[args.scenario],
         database_url=args.database_url,
         migrations_dir=args.migrations,
+        migrations_source=_migrations_source(args),
+        image=args.image,
+        insecure_registry=args.insecure_registry,
         start_revision=args.start_revision,
         pg_bin=args.pg_bin,
         config_env=args.config_env,
@@ -272,6 +313,7 @@ def _rehearse(args: argparse.Namespace) -> int:
         runner=args.runner,
         service_dir=args.service_dir,
         service_python=args.service_python,
+        ledger_file=args.ledger,
     )
     for name, path in (
         ("--service-dir", args.service_dir),

@@ -35,13 +35,19 @@ from pushgate import settings
 from pushgate.database import parse_database_url
 from pushgate.errors import InvalidRequest, PushgateError, SchemaDrift
 from pushgate.grammar import DIGEST_PATTERN, is_repository_name, tag_problem
+from pushgate.image.reader import DEFAULT_MIGRATIONS_PATH
+from pushgate.image.reference import ImageRef
+from pushgate.image.registry import RegistryClient
+from pushgate.migrator.request import Source as MigrationsSource
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
+from pushgate_cli import ledger_file
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
 from pushgate_cli.ecs_tasks import EcsTaskEmulator, TaskStart, default_service_python
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
+from pushgate_cli.registry import Layer, Registry, project_image, running_registry
 from pushgate_cli.review_text import review_of
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
@@ -71,6 +77,7 @@ FUNCTIONS = (
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
     "MigrationTaskFunction",
+    "AwaitSnapshotFunction",
 )
 SERVICE_LOG_GROUP = "/ecs/shop-api"  # the rehearsed task definition's awslogs group
 RUNNERS = ("lambda", "task")
@@ -172,6 +179,7 @@ class RunResult:
     push: Any
     service_changes: list[dict[str, Any]] = field(default_factory=list)  # UpdateService calls
     ecs_events: list[EcsDelivery] = field(default_factory=list)  # what ECS sent meanwhile
+    scripts_image: str | None = None  # the image run_migrations read the scripts from
 
     @property
     def review(self) -> dict[str, Any] | None:
@@ -207,6 +215,7 @@ class RunResult:
             "alerts": self.alerts,
             "service_changes": self.service_changes,
             "ecs_events": [e.to_json() for e in self.ecs_events],
+            "scripts_image": self.scripts_image,
             "review": self.review,
         }
 
@@ -244,7 +253,7 @@ class RehearsalConfig:
     parameters: Mapping[str, str] = field(default_factory=dict)  # overrides on top of that
     root: Path = REPO_ROOT
     time_scale: float = 0.0  # seconds really slept per simulated second of Wait/Retry
-    polls_to_complete: int = 2  # health polls a healthy rollout takes to reach COMPLETED
+    polls_to_complete: int = 1  # looks at the service / waits a healthy rollout takes to COMPLETED
     log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
     expect: str | None = None  # the status the run must end with; default: the scenario's
     ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)
@@ -254,6 +263,15 @@ class RehearsalConfig:
     service_dir: Path | None = None
     service_python: Path | None = None
     task_poll_wait_seconds: float = 2.0  # real seconds a task look waits for the command
+    # the deploy ledger, loaded before the run and written back after it (`ledger_file`)
+    ledger_file: Path | None = None
+    # where run_migrations reads the scripts: "image" (the pushed image's, out of a real OCI
+    # registry on loopback: migrations_dir packed into each pushed image, or --image's) or
+    # "bundled" (migrations_dir given to the function as its package's scripts)
+    migrations_source: MigrationsSource = "bundled"
+    image: str | None = None  # --image REF: registry/repository@digest, already in a registry
+    insecure_registry: bool = False  # --insecure-registry: plain HTTP to --image's (loopback)
+    registry: Registry | None = None  # a running registry to push to (None: one started here)
 
 
 @dataclass(frozen=True)
@@ -331,8 +349,7 @@ class RehearsalEnvironment:
             self.template = load_template(self.root / "template.yaml")
             self.parameters = {
                 **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
-                # the rehearsed scripts are a directory (--migrations or migrations/)
-                "MigrationsSource": "bundled",
+                "MigrationsSource": config.migrations_source,
                 "ServiceLogGroupName": SERVICE_LOG_GROUP,
                 **config.parameters,
             }
@@ -352,6 +369,12 @@ class RehearsalEnvironment:
                 self.parameters.setdefault("MigrationTaskTimeoutSeconds", "60")
         except TemplateError as exc:
             raise RehearsalError(str(exc)) from exc
+        self.given_image = _given_image(config)
+        if self.given_image is not None:  # ECR's repository is the one the image is in
+            self.parameters["RepositoryName"] = self.given_image.repository
+        self.registry: Registry | None = None  # where the pushed images are (source image)
+        self.scripts_read: list[str | None] = []  # what each read of the scripts answered
+        self._image_layers: list[Layer] = []  # the rehearsed project, as each push carries it
         _check_overrides(self.template, config.parameters)
         self._stack = contextlib.ExitStack()
         self.database_url = ""
@@ -374,6 +397,7 @@ class RehearsalEnvironment:
         self._runs = 0
         self._pushes = 0
         self._repositories: set[str] = set()
+        self.ledger_table = ""
 
     # --- set-up ------------------------------------------------------------------------------
     def __enter__(self) -> RehearsalEnvironment:
@@ -387,16 +411,19 @@ class RehearsalEnvironment:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None and self.config.ledger_file is not None:
+                ledger_file.dump(self.config.ledger_file, self.ledger_table, REGION)
+        except ledger_file.LedgerFileError as exc:
+            raise RehearsalError(str(exc)) from exc
+        finally:
+            self._stack.close()
 
     def _set_up(self) -> None:
         scenario = self.config.scenario
         self.database_url = self._database()
-        default = "examples/service" if self.runner == "task" else "migrations"
-        source = self.config.migrations_dir or self.config.service_dir or (self.root / default)
-        if not source.is_dir():
-            raise RehearsalError(f"--migrations {source}: no such directory")
+        source = self._source()
         try:  # the project read as the function reads it (no revision file imported)
             graph = RevisionGraph(source)
             self.version_table = VersionTable.from_env(
@@ -426,6 +453,11 @@ class RehearsalEnvironment:
         if self.runner == "lambda":  # and what the run itself applies
             self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
+        if self.reads_images and self.given_image is None:
+            self.registry = self.config.registry or self._stack.enter_context(
+                running_registry(Path(self._stack.enter_context(_scratch("pushgate-registry-"))))
+            )
+            self._image_layers = project_image(self._migrations, self.migrations_path)
         self._stack.enter_context(_environ(self._process_environment()))
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
@@ -451,6 +483,17 @@ class RehearsalEnvironment:
         self._alert_queue = self._route_alerts()
         self._alerted: list[dict[str, Any]] = []
         self._route_ecs_events()
+
+    def _source(self) -> Path:
+        """The rehearsed project: --image's, --migrations, --service-dir, else the default (the
+        task runner's examples/service, the Lambda runner's migrations/)."""
+        default = "examples/service" if self.runner == "task" else "migrations"
+        source = self.config.migrations_dir or self.config.service_dir or (self.root / default)
+        if self.given_image is not None:
+            return self._read_given_image(self.given_image)
+        if not source.is_dir():
+            raise RehearsalError(f"--migrations {source}: no such directory")
+        return source
 
     def _database(self) -> str:
         if self.config.database_url:
@@ -481,6 +524,42 @@ class RehearsalEnvironment:
             return  # the run itself reports a database ahead of the scripts
         except InvalidRequest as exc:
             raise RehearsalError(str(exc)) from exc
+
+    @property
+    def reads_images(self) -> bool:
+        """MigrationsSource image: run_migrations reads each push's scripts from a registry."""
+        return self.parameters.get("MigrationsSource") == "image"
+
+    @property
+    def migrations_path(self) -> str:
+        return self.parameters.get("MigrationsPath") or DEFAULT_MIGRATIONS_PATH
+
+    @property
+    def registry_endpoint(self) -> str:
+        """The registry that stands in for ECR's (the loopback one, or --image's)."""
+        if self.given_image is not None:
+            return self.given_image.registry
+        if self.registry is None:
+            raise RehearsalError("MigrationsSource bundled: no registry")
+        return self.registry.address
+
+    def _read_given_image(self, ref: ImageRef) -> Path:
+        """--image: its project, read as run_migrations reads it (a local copy to start the
+        database from)."""
+        from pushgate.image import ImageReader, ImageSettings
+
+        scratch = Path(self._stack.enter_context(_scratch("pushgate-image-")))
+        try:
+            reader = ImageReader(
+                ImageSettings(
+                    migrations_path=self.migrations_path,
+                    insecure=self.config.insecure_registry,
+                    cache_dir=scratch,
+                )
+            )
+            return reader.read(ref).directory
+        except PushgateError as exc:
+            raise RehearsalError(f"--image {ref}: {type(exc).__name__}: {exc}") from exc
 
     def _migrations_dir(self, source: Path) -> Path:
         scenario = self.config.scenario
@@ -577,17 +656,26 @@ class RehearsalEnvironment:
                 "ScheduledScalingSuspended": False,
             },
         )
+        ledger_arn = self._deploy_ledger()
         refs = {
+            "DeployLedger": self.ledger_table,
             "LockTable": self._lock_table(),
             "AlertTopic": boto3.client("sns", region_name=REGION).create_topic(
                 Name="pushgate-alerts"
             )["TopicArn"],
         }
-        attributes = {}
+        attributes = {"DeployLedger.Arn": ledger_arn}
         for logical_id in FUNCTIONS:
             refs[logical_id] = f"pushgate-{logical_id}"
             attributes[f"{logical_id}.Arn"] = self._register_function(logical_id)
         parameters = dict(self.parameters)
+        if parameters.get("DeployLedgerTableArn"):
+            # another stack's ledger (samconfig names dev's): the rehearsal's one account holds
+            # it, the same-account case
+            parameters["DeployLedgerTableArn"] = ledger_arn
+        self._database_to_snapshot(parameters)
+        if parameters.get("TargetGroupArn"):  # qa, beta, prod: the service's target group
+            parameters["TargetGroupArn"] = self._target_group(p("ServiceName"))
         if "DatabaseSecretArn" in self.template.get("Parameters", {}):
             parameters["DatabaseSecretArn"] = self._database_secret(reachable=reachable)
         self.resolver = Resolver(
@@ -613,6 +701,10 @@ class RehearsalEnvironment:
             # in AWS the package holds the scripts (functions/<name>/migrations); here they are
             # the rehearsal's (a scenario may add a revision to a copy)
             environment[settings.MIGRATIONS_DIR] = str(self._migrations)
+            if self.reads_images:  # ECR's registry name stands for the one on loopback here
+                environment[settings.IMAGE_REGISTRY_ENDPOINT] = self.registry_endpoint
+                insecure = self.given_image is None or self.config.insecure_registry
+                environment[settings.IMAGE_REGISTRY_INSECURE] = "true" if insecure else "false"
         if settings.SQUAWK_PATH in environment:
             # in AWS the squawk layer's /opt/bin/squawk; here the same version from the venv
             environment[settings.SQUAWK_PATH] = str(LOCAL_SQUAWK)
@@ -741,6 +833,67 @@ class RehearsalEnvironment:
         )
         return name
 
+    def _deploy_ledger(self) -> str:
+        """The deploy ledger as template.yaml's DeployLedger declares it (its key schema),
+        holding the --ledger file's items; returns its ARN."""
+        properties = resource(self.template, "DeployLedger").get("Properties", {})
+        self.ledger_table = "pushgate-rehearsal-ledger"
+        created = boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=self.ledger_table,
+            KeySchema=properties["KeySchema"],
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if self.config.ledger_file is not None:
+            try:
+                ledger_file.load(self.config.ledger_file, self.ledger_table, REGION)
+            except ledger_file.LedgerFileError as exc:
+                raise RehearsalError(str(exc)) from exc
+        return str(created["TableDescription"]["TableArn"])
+
+    @staticmethod
+    def _database_to_snapshot(parameters: Mapping[str, str]) -> None:
+        """The RDS instance (or Aurora cluster) DatabaseInstanceId (DatabaseClusterId) names,
+        in moto: what "Take a snapshot first?" snapshots. Its endpoint is not the database the
+        run migrates (that one is real); only its snapshots matter here."""
+        rds = boto3.client("rds", region_name=REGION)
+        credentials = {"MasterUsername": "pushgate", "MasterUserPassword": "rehearsal-only-0"}
+        if parameters.get("DatabaseInstanceId"):
+            rds.create_db_instance(
+                DBInstanceIdentifier=parameters["DatabaseInstanceId"],
+                DBInstanceClass="db.t4g.micro",
+                Engine="postgres",
+                AllocatedStorage=20,
+                **credentials,
+            )
+        if parameters.get("DatabaseClusterId"):
+            rds.create_db_cluster(
+                DBClusterIdentifier=parameters["DatabaseClusterId"],
+                Engine="aurora-postgresql",
+                **credentials,
+            )
+
+    @staticmethod
+    def _target_group(service: str) -> str:
+        """The service's load balancer target group, with one target (moto reports every
+        registered target healthy); returns its ARN."""
+        vpc = boto3.client("ec2", region_name=REGION).create_vpc(CidrBlock="10.0.0.0/16")
+        elbv2 = boto3.client("elbv2", region_name=REGION)
+        group = elbv2.create_target_group(
+            Name=service[:32],
+            Protocol="HTTP",
+            Port=8000,
+            VpcId=vpc["Vpc"]["VpcId"],
+            TargetType="ip",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": "10.0.0.10", "Port": 8000}])
+        return str(group)
+
+    def ledger_items(self) -> list[dict[str, Any]]:
+        """Every record of the rehearsed deploy ledger."""
+        scan = boto3.client("dynamodb", region_name=REGION).scan(TableName=self.ledger_table)
+        return list(scan["Items"])
+
     def _register_function(self, logical_id: str) -> str:
         name = self._function_name(logical_id)
         memory = int(function_setting(self.template, logical_id, "MemorySize", self.resolver))
@@ -757,7 +910,10 @@ class RehearsalEnvironment:
                 error: BaseException | None = None
                 started = time.perf_counter()
                 try:
-                    return module.lambda_handler(event, context)
+                    answer = module.lambda_handler(event, context)
+                    if isinstance(answer, dict) and answer.get("action") == "read":
+                        self.scripts_read.append(answer.get("image"))  # run_migrations' read
+                    return answer
                 except BaseException as exc:
                     error = exc
                     raise
@@ -795,6 +951,10 @@ class RehearsalEnvironment:
                 ecr.create_repository(repositoryName=repository)
             self._repositories.add(repository)
         self._pushes += 1
+        if digest is None and self.given_image is not None:
+            digest = self.given_image.digest  # --image: every push is that image
+        elif digest is None and self.registry is not None:
+            digest = self.push_to_registry(tag, repository).digest
         layer = "sha256:" + hashlib.sha256(f"{tag}-{self._pushes}".encode()).hexdigest()
         manifest = json.dumps(
             {
@@ -811,6 +971,21 @@ class RehearsalEnvironment:
             **({"imageDigest": digest} if digest else {}),
         )
         return str(put["image"]["imageId"]["imageDigest"])
+
+    def push_to_registry(
+        self,
+        tag: str | None,
+        repository: str,
+        layers: list[Layer] | None = None,
+    ) -> ImageRef:
+        """Push an image to the loopback registry: ``layers``, by default the rehearsed project
+        (the same layer each time) under MigrationsPath, and a layer of this push's own outside
+        it, so every push has a digest of its own; its reference."""
+        if self.registry is None:
+            raise RehearsalError("MigrationsSource bundled: there is no registry to push to")
+        own = Layer().dir("etc").file("etc/pushgate-rehearsal-push", f"{tag} {self._pushes}\n")
+        chosen = self._image_layers if layers is None else layers
+        return self.registry.push([*chosen, own], repository=repository, tag=tag)
 
     def adopt(self, execution_input: Any) -> None:
         """Make the image a given input names exist in the emulated registry, as it would in
@@ -862,12 +1037,15 @@ class RehearsalEnvironment:
         revision_before = self.revision()
         updates_before = len(self.simulator.updates)
         deliveries_before = len(self.ecs_deliveries)
+        reads_before = len(self.scripts_read)
         report = self.wait(self.start(execution_input))
         result = self.result(report, execution_input, revision_before, before)
+        read = self.scripts_read[reads_before:]
         return replace(
             result,
             service_changes=self.simulator.updates[updates_before:],
             ecs_events=self.ecs_deliveries[deliveries_before:],
+            scripts_image=read[-1] if read else None,
         )
 
     def result(
@@ -1091,6 +1269,28 @@ def _add_failing_revision(project: Path, versions: Path, *, partial: bool = Fals
         f'{create}\n    op.execute("SELECT 1 / 0")  # division_by_zero: fails after its first step',
         '    op.execute("DROP TABLE rehearsal_half_done")',
     )
+
+
+def _given_image(config: RehearsalConfig) -> ImageRef | None:
+    """--image, parsed (it needs MigrationsSource image and no --migrations)."""
+    if config.image is None:
+        if config.insecure_registry:
+            raise RehearsalError("--insecure-registry is for --image's registry")
+        return None
+    if config.migrations_source != "image":
+        raise RehearsalError("--image reads the scripts from an image: not with bundled")
+    if config.migrations_dir is not None:
+        raise RehearsalError("--image brings its own scripts: not with --migrations")
+    try:
+        ref = ImageRef.parse(config.image)
+        RegistryClient(ref.registry, insecure=config.insecure_registry).close()  # validates
+    except InvalidRequest as exc:
+        raise RehearsalError(f"--image: {exc}") from exc
+    return ref
+
+
+def _scratch(prefix: str) -> contextlib.AbstractContextManager[str]:
+    return tempfile.TemporaryDirectory(prefix=prefix, ignore_cleanup_errors=True)
 
 
 def _closed_port() -> int:

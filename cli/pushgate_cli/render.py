@@ -116,6 +116,7 @@ def render(result: RunResult) -> str:
         + f", {result.execution.transitions} state transitions, "
         f"{_seconds(simulated)} of waits and retries simulated (not slept)",
         f"schema    {_schema(result)}",
+        f"scripts   {scripts_line(result)}",
         f"service   {_service(result)}",
         f"serving   {_image(result.service.image)}",
         *review_lines(result.review),
@@ -138,6 +139,13 @@ def render(result: RunResult) -> str:
         lines.append(f"ecs       {sent.name} {sent.deployment_id} -> {fate}")
     lines += ["", f"status    {result.status}: {verdict}"]
     return "\n".join(lines)
+
+
+def scripts_line(result: RunResult) -> str:
+    """Where run_migrations read the scripts this run ran (its read before the lock)."""
+    if result.scripts_image:
+        return f"migrations read from image {result.scripts_image}"
+    return "migrations bundled in the function (MigrationsSource bundled), or not read"
 
 
 def _short(task_definition_arn: str) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pushgate_cli.offline import ExecutionReport
-from pushgate_cli.render import StateRow, state_rows
+from pushgate_cli.render import StateRow, scripts_line, state_rows
 from pushgate_cli.review_text import review_of
 
 if TYPE_CHECKING:
@@ -185,7 +185,10 @@ def rehearsal_page(result: RunResult, definition: Mapping[str, Any]) -> Page:
         before=Side(result.revision_before or "base", _service_text(result.service_before)),
         after=Side(result.revision_after or "base", _service_text(result.service)),
         events=[_event(e.get("DetailType"), e.get("Detail")) for e in result.events],
-        notes=["waits and retries were simulated (no wall-clock time): see 'waited'"],
+        notes=[
+            scripts_line(result),
+            "waits and retries were simulated (no wall-clock time): see 'waited'",
+        ],
         review=result.review,
     )
 

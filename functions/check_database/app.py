@@ -1,8 +1,10 @@
 """Lambda ``check_database``: is the database ready to be migrated?
 
 Event: anything (the execution input is fine). Returns the contract of docs/design.md
-``{"ready", "server_version", "in_recovery", "revision", "latency_ms"}``; raises
-``DatabaseNotReady`` (retryable) or ``DatabaseConfigError`` (final).
+``{"ready", "server_version", "in_recovery", "revision", "latency_ms"}``, and ``snapshot_name``
+when the event has ``{"push": {"digest"}, "snapshot": {"service", "started_at"}}`` (the name of
+the snapshot the run may take before it migrates, `pushgate.snapshot.naming`); raises
+``DatabaseNotReady`` (retryable), ``DatabaseConfigError`` (final) or ``InvalidRequest``.
 
 Cold start is deliberately light: no alembic, no SQLAlchemy.
 """
@@ -17,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, DatabaseNotReady, InvalidRequest
 from pushgate.readiness import Readiness, check_database
+from pushgate.snapshot.naming import name_for_run
 from pushgate.versiontable import VersionTable
 
 logger = Logger()
@@ -41,7 +44,8 @@ VERSION_TABLE: VersionTable | DatabaseConfigError = _version_table()
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: Any, context: LambdaContext) -> Readiness:
+def lambda_handler(event: Any, context: LambdaContext) -> Readiness | dict[str, Any]:
+    snapshot_name = name_for_run(event)  # a malformed request fails before the database is asked
     table = VERSION_TABLE
     if isinstance(SOURCE, DatabaseConfigError) or isinstance(table, DatabaseConfigError):
         error = SOURCE if isinstance(SOURCE, DatabaseConfigError) else table
@@ -60,4 +64,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> Readiness:
         )
         raise
     logger.info("database ready", extra={**result, "source": SOURCE.description})
+    if snapshot_name is not None:
+        return {**result, "snapshot_name": snapshot_name}
     return result

@@ -1,13 +1,17 @@
 """Lambda ``run_migrations``: plan, upgrade or downgrade the schema, safely.
 
 Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_current": str?,
-"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?}``, or
-``{"action": "revert", "from_revision": str|null, "image"?}`` (back to the run's starting
-revision, only if this run moved it). Returns ``{"action", "from_revision", "to_revision",
-"applied", "duration_ms"}`` (plan: also ``pending`` and ``sql``; scripts read from an image:
-``image``). An older image over a newer schema: when the database is at a revision this image's
-scripts do not know and the serving image's scripts know it as a descendant of this image's
-head, nothing runs and the result says ``schema_ahead: true``; otherwise SchemaDrift. Raises
+"image": {"registry", "repository", "digest", "platform"?}?, "serving_image": {...}?,
+"serving_containers": {"container", "names", "images"}?}``, or ``{"action": "revert",
+"from_revision": str|null, "image"?}`` (back to the run's starting revision, only if this run
+moved it), or ``{"action": "read", "image"?}``: the scripts read and checked, no database
+touched (the definition's "Read the image's scripts", before the deployment lock), answered
+``{"action": "read", "image", "head", "revisions"}`` (bundled: ``image`` null). Otherwise
+returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms", "schema_ahead"}``
+(plan: also ``pending`` and ``sql``; scripts read from an image: ``image``). An older image
+over a newer schema: when the database is at a revision this image's scripts do not know and
+the serving image's scripts know it as a descendant of this image's head, nothing runs and the
+result says ``schema_ahead: true``; otherwise SchemaDrift. Raises
 MigrationFailed, MigrationLockTimeout, MigrationOutcomeUnknown, SchemaDrift, InvalidRequest,
 InvalidImage, DatabaseNotReady, DatabaseConfigError (pushgate.errors). See pushgate.migrator.
 
@@ -37,9 +41,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
 from pushgate.migrator import MigrationRequest, MigrationResult
+from pushgate.migrator.request import ScriptsRead
 
 if TYPE_CHECKING:
-    from pushgate.image.migrators import BundledMigrator, ImageMigrators
+    from pushgate.image.migrators import BundledMigrator, ChosenScripts, ImageMigrators
 
 logger = Logger()
 metrics = Metrics()
@@ -70,29 +75,28 @@ MIGRATORS: BundledMigrator | ImageMigrators | InvalidRequest = _cold_start()
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
+def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult | ScriptsRead:
     started = time.perf_counter()
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+    result: MigrationResult | ScriptsRead
     try:
-        if isinstance(SOURCE, DatabaseConfigError):
-            raise DatabaseConfigError(str(SOURCE))
         if isinstance(MIGRATORS, InvalidRequest):
             raise InvalidRequest(str(MIGRATORS))
         request = MigrationRequest.from_event(event)
         metrics.add_dimension(name="action", value=request.action)
         logger.append_keys(action=request.action, target=request.target)
         chosen = MIGRATORS.for_request(request)  # InvalidImage before the database is touched
-        migrator = chosen.migrator
-        ahead = MIGRATORS.ahead_check(request)
-        result = with_settings(
-            SOURCE, lambda db: migrator.run(request, db, deadline=deadline, ahead=ahead)
-        )
         if chosen.scripts is not None:
-            result["image"] = chosen.scripts.image
             logger.info(
                 "migrations read from image",
                 extra={**chosen.scripts.to_meta(), "cached": chosen.scripts.cached},
             )
+        if request.action == "read":  # before the deployment lock: no database
+            result = chosen.answer()
+        else:
+            if isinstance(SOURCE, DatabaseConfigError):
+                raise DatabaseConfigError(str(SOURCE))
+            result = _migrate(request, chosen, MIGRATORS, SOURCE, deadline)
     except PushgateError as exc:
         metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
         logger.error(
@@ -105,9 +109,27 @@ def lambda_handler(event: Any, context: LambdaContext) -> MigrationResult:
             unit=MetricUnit.Milliseconds,
             value=(time.perf_counter() - started) * 1000,
         )
-    metrics.add_metric(name="RevisionsApplied", unit=MetricUnit.Count, value=len(result["applied"]))
     logger.info(
         "migration request done",
-        extra={k: v for k, v in result.items() if k != "sql"},
+        extra={k: v for k, v in result.items() if k not in ("sql", "revisions")},
     )
+    return result
+
+
+def _migrate(
+    request: MigrationRequest,
+    chosen: ChosenScripts,
+    migrators: BundledMigrator | ImageMigrators,
+    source: DatabaseSource,
+    deadline: float,
+) -> MigrationResult:
+    """Plan, upgrade, downgrade or revert with the chosen scripts, on the database."""
+    migrator = chosen.migrator
+    ahead = migrators.ahead_check(request)
+    result = with_settings(
+        source, lambda db: migrator.run(request, db, deadline=deadline, ahead=ahead)
+    )
+    if chosen.scripts is not None:
+        result["image"] = chosen.scripts.image
+    metrics.add_metric(name="RevisionsApplied", unit=MetricUnit.Count, value=len(result["applied"]))
     return result

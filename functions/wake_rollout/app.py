@@ -3,7 +3,11 @@
 Two callers, two event shapes (`pushgate.wake`):
 
 - the state "Wait for ECS to say so" (``lambda:invoke.waitForTaskToken``):
-  ``{"token", "deployment_id", "execution"}`` parks the task token for that deployment;
+  ``{"token", "deployments", "execution", "task_definition", "polls", "poll_seconds",
+  "deadline_seconds", "elapsed"}`` parks the task token for the newest deployment; on a retry
+  (a safety poll, ``polls`` > 0) it first looks at the service (``DescribeServices``) and
+  answers its own token when the rollout settled; it raises ``HealthDeadlineExceeded`` when
+  the deadline is reached;
 - the EventBridge rule on "ECS Deployment State Change" of this service: the event, which
   answers the parked wait (``SendTaskSuccess``) when it is for the deployment parked.
 
@@ -20,6 +24,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 from pushgate.errors import InvalidRequest
 from pushgate.wake import DeploymentEvent, ParkRequest, Rendezvous, WakeResult, WakeTarget
 
@@ -27,7 +32,12 @@ logger = Logger()
 
 # cold start: a missing LOCK_TABLE_NAME / CLUSTER_NAME / SERVICE_NAME fails here, clearly
 TARGET = WakeTarget.from_environment(os.environ)
-RENDEZVOUS = Rendezvous(boto3.client("dynamodb"), boto3.client("stepfunctions"), TARGET)
+RENDEZVOUS = Rendezvous(
+    boto3.client("dynamodb"),
+    boto3.client("stepfunctions"),
+    boto3.client("ecs", config=Config(retries={"mode": "standard", "max_attempts": 5})),
+    TARGET,
+)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -40,7 +50,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> WakeResult:
         result = RENDEZVOUS.record(deployment_event)
     else:
         request = ParkRequest.from_event(event)
-        logger.append_keys(deployment_id=request.deployment_id, execution=request.execution)
+        logger.append_keys(
+            deployment_id=request.deployment_id, execution=request.execution, polls=request.polls
+        )
         result = RENDEZVOUS.park(request)
     logger.info("health wait", extra=dict(result))
     return result

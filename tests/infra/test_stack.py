@@ -212,6 +212,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
     # dev environment's parameters and plausible values for what CloudFormation creates
     template = load_template(ROOT / "template.yaml")
     account, region = "123456789012", "eu-west-1"
+    ledger = "pushgate-shop-dev-ledger"  # the name dev's stack gives it
     functions = [
         "DescribePushFunction",
         "TakeLockFunction",
@@ -222,6 +223,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         "DescribeOutcomeFunction",
         "WakeRolloutFunction",
         "MigrationTaskFunction",
+        "AwaitSnapshotFunction",
     ]
     resolver = Resolver(
         template,
@@ -230,7 +232,8 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         attributes={
             f"{name}.Arn": f"arn:aws:lambda:{region}:{account}:function:pushgate-shop-dev-{name}"
             for name in functions
-        },
+        }
+        | {"DeployLedger.Arn": f"arn:aws:dynamodb:{region}:{account}:table/{ledger}"},
         region=region,
         account_id=account,
     )

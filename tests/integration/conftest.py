@@ -13,7 +13,6 @@ from pushgate_cli.embedded import EmbeddedPostgres
 from pushgate_cli.handlers import load_handler
 
 from tests.helpers import MIGRATIONS, ScriptDir
-from tests.registry import Registry, running_registry
 
 
 @pytest.fixture
@@ -49,11 +48,4 @@ def check_database(db_env: str) -> Callable[[], ModuleType]:
 def private_server() -> Iterator[EmbeddedPostgres]:
     """An embedded server of this module's own (scram-sha-256 auth, known credentials)."""
     with EmbeddedPostgres() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    """A real OCI registry on loopback for the session (tests/registry.py)."""
-    with running_registry(tmp_path_factory.mktemp("registry")) as server:
         yield server

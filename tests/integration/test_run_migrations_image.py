@@ -220,14 +220,4 @@ def test_an_unknown_revision_the_serving_image_does_not_explain_is_drift(
 
 
 def _layer_digests(registry: Registry, ref: ImageRef) -> list[str]:
-    from pushgate.image.manifest import Manifest, parse_manifest
-    from pushgate.image.registry import RegistryClient
-
-    client = RegistryClient(ref.registry, insecure=True)
-    try:
-        body, content_type = client.manifest(ref.repository, ref.digest)
-    finally:
-        client.close()
-    manifest = parse_manifest(body, content_type, str(ref))
-    assert isinstance(manifest, Manifest)
-    return [layer.digest for layer in manifest.layers]
+    return [layer.digest for layer in registry.manifest(ref).layers]

@@ -57,6 +57,7 @@ from tests.helpers import load_event
 pytestmark = pytest.mark.smoke
 
 CONFIG_ENV = "dev"
+SNAPSHOT_INSTANCE = "smoke-db"
 MOTO_VENV = REPO_ROOT / ".pushgate" / "moto-server-py313"  # cached across runs
 DIGEST = "sha256:" + "ab" * 32
 FAKE_CREDENTIALS = {
@@ -202,8 +203,15 @@ def stack(moto_endpoint: str) -> Iterator[Stack]:
         )
         resolver = Resolver(
             template,
-            # the bundled scripts: no registry here (the image source: tests/integration)
-            {**parameters, "DatabaseSecretArn": secret["ARN"], "MigrationsSource": "bundled"},
+            # the bundled scripts: no registry here (the image source: tests/integration); dev
+            # takes no snapshots: the snapshot functions get an instance to work on
+            {
+                **parameters,
+                "DatabaseSecretArn": secret["ARN"],
+                "MigrationsSource": "bundled",
+                "DatabaseSnapshot": "always",
+                "DatabaseInstanceId": SNAPSHOT_INSTANCE,
+            },
             refs={
                 **{name: f"pushgate-{name}" for name in template["Resources"]},
                 "LockTable": "pushgate-smoke-locks",
@@ -374,6 +382,43 @@ def _observe_outcome(run: Any, stack: Stack) -> None:
     assert result["execution_arn"] == announcement["detail"]["execution_arn"]
 
 
+def _take_snapshot(stack: Stack, identifier: str, marker: str) -> None:
+    rds = _aws(stack.endpoint, "rds")
+    if not rds.describe_db_instances()["DBInstances"]:
+        rds.create_db_instance(
+            DBInstanceIdentifier=SNAPSHOT_INSTANCE,
+            DBInstanceClass="db.t4g.micro",
+            Engine="postgres",
+            AllocatedStorage=20,
+            MasterUsername="pushgate",
+            MasterUserPassword="smoke-test-only-0",
+        )
+    rds.create_db_snapshot(
+        DBInstanceIdentifier=SNAPSHOT_INSTANCE,
+        DBSnapshotIdentifier=identifier,
+        Tags=[{"Key": "pushgate:snapshot", "Value": marker}],
+    )
+
+
+def _await_snapshot(run: Any, stack: Stack) -> None:
+    request = load_event("await_snapshot")
+    _take_snapshot(stack, request["id"], "smoke/await")
+    result = run(request)
+    assert (result["id"], result["status"], result["kind"]) == (
+        request["id"],
+        "available",
+        "instance",
+    )
+
+
+def _prune_snapshots(run: Any, stack: Stack) -> None:
+    marker = stack.environments["prune_snapshots"][settings.SNAPSHOT_MARKER]
+    _take_snapshot(stack, "pushgate-smoke-0123456789ab-20261201-090000", marker)
+    result = run(load_event("pushgate_deployment_succeeded"))
+    assert result["kept"] == ["pushgate-smoke-0123456789ab-20261201-090000"]
+    assert result["deleted"] == []
+
+
 def _take_lock(run: Any, stack: Stack) -> None:
     request = load_event("take_lock")
     result = run(request)
@@ -409,6 +454,8 @@ def _migration_task(run: Any, stack: Stack) -> None:
 
 CASES = {
     "migration_task": _migration_task,
+    "await_snapshot": _await_snapshot,
+    "prune_snapshots": _prune_snapshots,
     "compensate_run": _compensate_run,
     "describe_push": _describe_push,
     "wake_rollout": _wake_rollout,

@@ -23,7 +23,7 @@ def test_json_output_holds_the_documented_contract(
         [
             "rehearse",
             *("--scenario", "unhealthy", "--database-url", database_url, "--json"),
-            *("--start-revision", "previous"),
+            *("--start-revision", "previous", "--migrations", str(MIGRATIONS)),
         ]
     )
 
@@ -81,11 +81,15 @@ def test_bad_input_is_a_usage_error_that_changes_nothing(
         f"import myservice.models\nrevision = 'd0000000000d'\ndown_revision = {HEAD!r}\n"
     )
     arguments = [a.format(unimportable=unimportable) for a in arguments]
-    assert main(["rehearse", "--database-url", database_url, "--start-revision", "head"]) == 0
+    bundled = ["--migrations-source", "bundled"]  # migrations/, as the function bundles it
+    assert (
+        main(["rehearse", "--database-url", database_url, "--start-revision", "head", *bundled])
+        == 0
+    )
     capsys.readouterr()
 
     # WHEN the rehearsal is given bad input
-    code = main(["rehearse", "--database-url", database_url, *arguments])
+    code = main(["rehearse", "--database-url", database_url, *bundled, *arguments])
 
     # THEN it says why on stderr, exits 2, and the database is where it was
     assert code == EXIT_USAGE

@@ -9,12 +9,21 @@ event, or its safety poll timing out), what wake_rollout did with each event, an
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import pytest
-from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalEnvironment, RunResult
+from moto.elbv2.models import FakeTargetGroup
+from pushgate_cli.rehearse import (
+    REGION,
+    SCENARIOS,
+    RehearsalConfig,
+    RehearsalEnvironment,
+    RunResult,
+)
 
 pytestmark = pytest.mark.statemachine
 
@@ -37,6 +46,15 @@ def health_waits(result: RunResult) -> list[tuple[str, float]]:
     return [(w.kind, w.seconds) for w in result.execution.waits if w.state == WAIT]
 
 
+def woken(result: RunResult) -> list[dict[str, Any]]:
+    """$.health as each exit of the wait left it (what "Is the new version healthy?" compares)."""
+    return [
+        json.loads(e["stateExitedEventDetails"]["output"])["health"]
+        for e in result.execution.history
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == WAIT
+    ]
+
+
 def outcomes(result: RunResult) -> list[tuple[str, bool, str | None]]:
     return [(e.name, e.delivered, e.outcome) for e in result.ecs_events]
 
@@ -51,7 +69,8 @@ def test_ecs_completing_the_rollout_wakes_the_wait_at_once(rehearsal: Any) -> No
     assert result.status == "succeeded"
     assert health_waits(result) == [("woken", 0.0)]
     assert outcomes(result) == [("SERVICE_DEPLOYMENT_COMPLETED", True, "answered")]
-    assert "Count the safety poll" not in result.path
+    assert result.path.count(WAIT) == 1
+    assert result.path.index(WAIT) == result.path.index("Point the service at the new revision") + 1
     assert result.path[-3:] == [
         "Send the announcement",
         "How did the run end?",
@@ -65,11 +84,13 @@ def test_a_lost_event_is_caught_by_the_safety_poll(rehearsal: Any) -> None:
         result = env.execute(env.push_event("release-2"))
         sent = [e["detail"]["eventName"] for e in env.simulator.events]
 
-    # THEN the wait ran out after SafetyPollSeconds, the next look saw COMPLETED, it succeeded
+    # THEN the wait ran out after SafetyPollSeconds, its retry looked at the service, saw
+    # COMPLETED and answered itself: one state entered, the run succeeded
     assert sent == ["SERVICE_DEPLOYMENT_COMPLETED"]
     assert result.ecs_events == []
-    assert health_waits(result) == [("timeout", SAFETY_POLL)]
-    assert result.path.count("Count the safety poll") == 1
+    assert health_waits(result) == [("timeout", SAFETY_POLL), ("retry", 1.0), ("woken", 0.0)]
+    assert result.path.count(WAIT) == 1
+    assert woken(result) == [{"elapsed": 60, "woken_by": "safety poll", "settled": "COMPLETED"}]
     assert result.status == "succeeded"
 
 
@@ -92,21 +113,22 @@ def test_an_event_for_another_deployment_or_service_wakes_nothing(
     rehearsal: Any, what: str, fate: tuple[bool, str | None]
 ) -> None:
     # GIVEN what arrives while the run waits is an event for another deployment or service
-    with rehearsal() as env:
+    with rehearsal(polls_to_complete=2) as env:  # completes during the safety poll's retry
         env.ecs_event_route = _for_another(what)
         result = env.execute(env.push_event("release-2"))
 
     # THEN the rule does not deliver another service's, wake_rollout ignores another
     # deployment's, and the run goes on by its safety poll
     assert outcomes(result) == [("SERVICE_DEPLOYMENT_COMPLETED", *fate)]
-    assert health_waits(result) == [("timeout", SAFETY_POLL)]
+    assert health_waits(result) == [("timeout", SAFETY_POLL), ("retry", 1.0), ("woken", 0.0)]
+    assert woken(result)[0]["woken_by"] == "safety poll"
     assert result.status == "succeeded"
 
 
 def test_a_failed_event_wakes_the_wait_and_the_run_rolls_back(rehearsal: Any) -> None:
     # GIVEN the circuit breaker marks the deployment FAILED while the run waits
     with rehearsal("unhealthy") as env:
-        env.simulator.failed_tasks_to_fail = 2
+        env.simulator.failed_tasks_to_fail = 1  # fails during the first wait
         result = env.execute(env.push_event("release-2"))
 
     # THEN the FAILED event woke the wait, the look confirmed it, and the run rolled back
@@ -114,3 +136,90 @@ def test_a_failed_event_wakes_the_wait_and_the_run_rolls_back(rehearsal: Any) ->
     assert outcomes(result)[0] == ("SERVICE_DEPLOYMENT_FAILED", True, "answered")
     assert result.status == "rolled_back"
     assert result.path.index(WAIT) < result.path.index("Suspend autoscaling")
+
+
+def test_the_deadline_passing_rolls_the_run_back(rehearsal: Any) -> None:
+    # GIVEN a rollout ECS never completes within HealthDeadlineSeconds 180 (three safety polls)
+    with rehearsal(polls_to_complete=50, parameters={"HealthDeadlineSeconds": "180"}) as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+        task_definition = result.service_changes[0]["task_definition"]
+
+    # THEN wake_rollout counted the polls and raised HealthDeadlineExceeded on the third retry,
+    # and the run rolled back saying how long it waited
+    timeouts = [w for w in health_waits(result) if w[0] == "timeout"]
+    assert timeouts == [("timeout", SAFETY_POLL)] * 3
+    assert result.status == "rolled_back"
+    assert result.path.count(WAIT) == 1
+    assert result.path[result.path.index(WAIT) + 1] == "Suspend autoscaling"
+    (event,) = result.events
+    assert event["DetailType"] == "Deployment Rolled Back"
+    detail = event["Detail"]
+    assert detail["error"] == "HealthDeadlineExceeded"
+    assert detail["cause"] == f"{task_definition} was not healthy after 180 seconds"
+
+
+def test_a_loop_back_after_a_wake_keeps_counting_the_elapsed_seconds(
+    rehearsal: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the service's targets stay in their initial health checks for three looks, with a
+    # target group and HealthDeadlineSeconds 120
+    looks: list[str] = []
+    real_health_for = FakeTargetGroup.health_for
+
+    def health_for(group: FakeTargetGroup, target: dict[str, Any], ec2: Any) -> Any:
+        status = real_health_for(group, target, ec2)
+        looks.append(target["Id"])
+        if len(looks) <= 3:
+            status.status = "initial"
+        return status
+
+    monkeypatch.setattr(FakeTargetGroup, "health_for", health_for)
+    parameters = {"TargetGroupArn": "the service's", "HealthDeadlineSeconds": "120"}
+    with rehearsal(parameters=parameters) as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN ECS's event woke the first wait at 0 s; each loop back waited a safety poll more,
+    # counted on from the last answer (60, then 120), and at 120 the run rolled back
+    assert [h["elapsed"] for h in woken(result)] == [0, 60, 120]
+    assert [h["woken_by"] for h in woken(result)] == ["event", "safety poll", "safety poll"]
+    assert result.path.count("Are the targets healthy?") == 3
+    assert "Note the missed deadline" in result.path
+    assert result.status == "rolled_back"
+
+
+def test_a_deployment_replaced_during_the_wait_is_noticed_by_the_safety_poll(
+    rehearsal: Any,
+) -> None:
+    # GIVEN someone else points the service at another revision while the run waits, and ECS's
+    # events are lost; HealthDeadlineSeconds 120
+    with rehearsal(
+        ecs_events_lost=True, polls_to_complete=50, parameters={"HealthDeadlineSeconds": "120"}
+    ) as env:
+        ecs = boto3.client("ecs", region_name=REGION)
+        replaced: list[str] = []
+
+        def someone_else_deploys(_execution: str, _state: str) -> None:
+            if not replaced:
+                (service,) = ecs.describe_services(cluster="shop-dev", services=["shop-api"])[
+                    "services"
+                ]
+                replaced.append(service["deployments"][1]["taskDefinition"])
+                ecs.update_service(
+                    cluster="shop-dev", service="shop-api", taskDefinition=replaced[0]
+                )
+
+        env.aws.on_token_wait(someone_else_deploys)
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+
+    # THEN the first safety poll saw the wait's deployment replaced and answered at once; the
+    # look found the newest deployment not the run's, waited again, and at the deadline the
+    # run rolled back
+    first = woken(result)[0]
+    assert first["woken_by"] == "safety poll"
+    assert first["settled"].startswith("replaced by ecs-svc/")
+    assert result.path.count(WAIT) == 2
+    assert result.status == "rolled_back"
+    assert result.events[0]["Detail"]["error"] == "HealthDeadlineExceeded"

@@ -61,10 +61,14 @@ def test_a_database_url_is_left_where_it_is(
 ) -> None:
     """GIVEN a user's database at head WHEN rehearsed without --start-revision THEN it is not
     moved first (nothing to migrate: the run succeeds at head, as it found it)."""
-    assert main(["rehearse", "--database-url", database_url, "--start-revision", "head"]) == 0
+    bundled = ["--migrations-source", "bundled"]  # migrations/, as the function bundles it
+    assert (
+        main(["rehearse", "--database-url", database_url, "--start-revision", "head", *bundled])
+        == 0
+    )
     capsys.readouterr()
 
-    code = main(["rehearse", "--database-url", database_url, "--json"])
+    code = main(["rehearse", "--database-url", database_url, "--json", *bundled])
 
     out = json.loads(capsys.readouterr().out)
     assert code == EXIT_OK

@@ -52,6 +52,11 @@ class World:
                                     "token.$": "$$.Task.Token",
                                     "deployments.$": "$.deployments",
                                     "execution.$": "$$.Execution.Id",
+                                    "task_definition": "shop-api:8",
+                                    "polls": 0,
+                                    "poll_seconds": 60,
+                                    "deadline_seconds": 600,
+                                    "elapsed": 0,
                                 },
                             },
                             "TimeoutSeconds": 60,
@@ -116,9 +121,10 @@ def assert_woken_by(report: ExecutionReport, deployment_id: str, name: str) -> N
     assert report.status == "SUCCEEDED", report.cause
     assert report.path == [WAIT]
     assert report.waits == [WaitRecord(WAIT, 0.0, "woken")]
-    assert report.output["event"]["deployment_id"] == deployment_id
-    assert report.output["event"]["name"] == name
-    assert report.output["waited_seconds"] >= 0
+    assert report.output["woken_by"] == "event"
+    assert report.output["deployment_id"] == deployment_id
+    assert report.output["settled"] == name
+    assert report.output["elapsed"] == report.output["waited_seconds"] == 0
 
 
 def test_the_deployments_event_during_the_wait_wakes_it_at_once(world: World) -> None:

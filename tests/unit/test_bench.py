@@ -144,8 +144,9 @@ def test_the_deploy_machine_waits_for_health_in_its_own_loop() -> None:
     # GIVEN the real definition / WHEN the loop through "Wait for ECS to say so" is computed
     definition = json.loads((REPO_ROOT / "statemachine" / "deploy.asl.json").read_text())
     loop = loop_states(definition, "Wait for ECS to say so")
-    # THEN it holds the safety poll, the look and its judgement, and nothing before or after it
-    assert {"Count the safety poll", "Describe the rollout", "Is the new version healthy?"} <= loop
+    # THEN it holds the look and its judgement, and nothing before or after it (the safety
+    # poll is the wait's own Retry)
+    assert {"Describe the rollout", "Is the new version healthy?", "Check the target group"} <= loop
     assert loop.isdisjoint({"Run migrations", "Record what is serving", "Suspend autoscaling"})
 
 

@@ -31,6 +31,7 @@ REPORT_FIELDS = {
     "from_revision",
     "to_revision",
     "applied",
+    "schema_ahead",
     "previous_task_definition",
     "task_definition",
     "execution_arn",
@@ -187,6 +188,32 @@ def test_an_image_ecr_does_not_have_is_rejected_naming_it_and_what_ecr_said(
     # THEN the rejection names the image id, the repository and ECR's error and message
     assert announcement["detail_type"] == "Deployment Rejected"
     assert announcement["detail"]["cause"] == cause
+
+
+def test_an_older_image_over_the_newer_schema_says_it_deployed_without_touching_it() -> None:
+    # GIVEN a run whose migration found the schema ahead of the image (the serving image's)
+    migration = {"from_revision": "c3", "to_revision": "c3", "applied": [], "schema_ahead": True}
+    # WHEN its outcome is described
+    announcement = describe_outcome(run(migration=migration))
+    # THEN it succeeded, says schema_ahead and that the schema was not touched
+    assert announcement["detail_type"] == "Deployment Succeeded"
+    assert announcement["detail"]["schema_ahead"] is True
+    assert announcement["detail"]["note"] == "schema ahead: deployed without touching the schema"
+    # AND a run that migrated says schema_ahead false, without the note
+    plain = describe_outcome(run())["detail"]
+    assert plain["schema_ahead"] is False
+    assert "note" not in plain
+
+
+def test_scripts_refused_before_the_lock_are_a_rejection_with_the_reason() -> None:
+    # GIVEN the read of the image's scripts refused them
+    reason = "blob 127.0.0.1:5000/shop/api@sha256:00 has digest sha256:11, not sha256:00"
+    announcement = describe_outcome(run(rejection=lambda_error("InvalidImage", reason)))
+    # THEN the push is rejected, with the read's reason
+    assert announcement["detail_type"] == "Deployment Rejected"
+    assert announcement["detail"]["cause"] == (
+        f"the image's migration scripts were refused before the lock: {reason}"
+    )
 
 
 @pytest.mark.parametrize(

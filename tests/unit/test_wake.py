@@ -95,3 +95,26 @@ def test_the_target_needs_every_setting_and_names_the_missing_ones() -> None:
         {settings.LOCK_TABLE_NAME: "t", settings.CLUSTER_NAME: "c", settings.SERVICE_NAME: "s"}
     )
     assert target.key == {"lock_id": {"S": "c/s#wake"}}
+
+
+def test_a_wait_request_counts_its_safety_polls_into_the_seconds_so_far() -> None:
+    # GIVEN the third attempt of a wait (two safety polls ran out) that was entered at 30 s
+    request = ParkRequest.from_event(
+        {**load_event("wake_rollout_park"), "polls": 2, "poll_seconds": 60, "elapsed": 30}
+    )
+
+    # THEN the seconds counted when it parks are 30 + 2 x 60
+    assert request.counted == 150
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("polls", -1), ("poll_seconds", 0), ("elapsed", "60"), ("deadline_seconds", True)],
+)
+def test_a_wait_request_with_a_bad_count_is_refused_naming_it(field: str, value: Any) -> None:
+    # GIVEN the sample request with one count that is not a whole number in range
+    event = {**load_event("wake_rollout_park"), field: value}
+
+    # WHEN it is read / THEN InvalidRequest names the field
+    with pytest.raises(InvalidRequest, match=field):
+        ParkRequest.from_event(event)

@@ -20,7 +20,10 @@ SQUAWK_LAYER_UNZIPPED_BYTES: Final = 20 * 1024 * 1024
 WARM_UPGRADE_AT_HEAD_MS: Final = 20.0
 # issue 14: what pushgate adds to a deploy at the shipped settings, and a 5-minute rollout's cost
 OWN_OVERHEAD_MS: Final = 3000.0
-ROLLOUT_TRANSITIONS: Final = 41  # 40, +1 for "Review the schema change" (issue 11)
+ROLLOUT_TRANSITIONS: Final = 40  # issue 14; a safety poll is one transition (the wait's Retry)
+# issue 9: reading the scripts out of a ~200 MB image, against streaming its blobs alone
+IMAGE_COLD_VS_STREAMING: Final = 1.3
+IMAGE_WARM_MS: Final = 5.0
 
 
 def judge(value: float, limit: float) -> Verdict:

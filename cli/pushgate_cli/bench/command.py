@@ -15,6 +15,7 @@ from typing import Any
 from pushgate_cli.bench.budgets import Report
 from pushgate_cli.bench.cold_start import measure_cold_starts
 from pushgate_cli.bench.cost import PRICES, price_lines
+from pushgate_cli.bench.image import measure_image
 from pushgate_cli.bench.rehearsal import measure_rehearsal
 from pushgate_cli.bench.runners import measure_runners
 from pushgate_cli.bench.sizes import measure_sizes
@@ -29,6 +30,7 @@ _TITLES = {
     "warm latency and the seed's way": "Warm latency and per task start",
     "the rehearsal": "Rehearsal and cost",
     "both runners": "Both runners",
+    "the image's scripts": "Reading the scripts out of an image",
 }
 
 
@@ -101,6 +103,7 @@ def run_bench(*, output: Path, repeat: int) -> int:
             "warm latency and the seed's way",
             lambda: measure_database(report, repeat, memory, logs),
         )
+        attempt("the image's scripts", lambda: measure_image(report, repeat))
         cold = report.results.get("cold_start", {}).get("init_ms", {})
         attempt(
             "the rehearsal",

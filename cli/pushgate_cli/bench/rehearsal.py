@@ -5,6 +5,11 @@ history and the definition that ran), the list-price cost of one deploy whose ro
 five minutes at the configured safety poll (it times out until ECS's event wakes the last
 wait), with the INIT phase of every function starting cold, and pushgate's own overhead
 (:mod:`pushgate_cli.bench.overhead`).
+
+A safety poll that times out is a Retry of "Wait for ECS to say so" (one transition, counted
+from the run's retry waits of that state), not a way round the loop: the loop's states are
+entered once per look at the rollout (the woken wait's, or a loop back when the targets are
+not healthy yet).
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class RehearsedRun:
     wall_ms: float
     path: list[str]
     retries: int
+    wait_retries: dict[str, int]  # retry waits (States.Timeout, Lambda's errors) per state
     token_waits: list[tuple[str, str, float]]  # (state, woken|timeout, seconds) of the health wait
     invocations: list[Billed]
     runs_ms: list[tuple[str, float]]  # (function, duration) of every invocation
@@ -119,6 +125,10 @@ def _rehearse_once(polls_to_complete: int, logs: TextIO) -> RehearsedRun:
         wall_ms=wall_ms,
         path=result.path,
         retries=sum(1 for w in waits if w.kind == "retry"),
+        wait_retries={
+            state: sum(1 for w in waits if w.kind == "retry" and w.state == state)
+            for state in {w.state for w in waits}
+        },
         token_waits=[(w.state, w.kind, w.seconds) for w in waits if w.kind in ("woken", "timeout")],
         invocations=invocations,
         runs_ms=runs_ms,
@@ -130,7 +140,7 @@ def _rehearse_once(polls_to_complete: int, logs: TextIO) -> RehearsedRun:
 @dataclass(frozen=True)
 class PollLoop:
     """The transitions of a healthy run: outside the health wait, per safety poll that times
-    out, and the last wait (woken by ECS's event)."""
+    out (its Retry), and the last wait (woken by ECS's event) with the look that follows."""
 
     wait_state: str
     states: set[str]
@@ -146,21 +156,25 @@ def _poll_loop(first: RehearsedRun, two_polls: RehearsedRun, safety_poll: float)
         )
     ((wait_state, _kind, _seconds),) = first.token_waits
     timeouts = [seconds for _, kind, seconds in two_polls.token_waits if kind == "timeout"]
-    if timeouts != [safety_poll]:
+    if timeouts != [safety_poll] or two_polls.token_waits[-1][1] != "woken":
         raise MeasurementError(
-            f"a two-wait rollout timed out after {timeouts} s, SafetyPollSeconds is {safety_poll}"
+            f"a two-wait rollout waited {two_polls.token_waits}, SafetyPollSeconds is "
+            f"{safety_poll}: one timeout, then woken, expected"
         )
     loop = loop_states(first.definition, wait_state)
     (final_poll,) = poll_lengths(first.path, loop, wait_state)
     lengths = poll_lengths(two_polls.path, loop, wait_state)
-    if len(lengths) != 2 or lengths[1] != final_poll:
+    if lengths != [final_poll]:
         raise MeasurementError(
-            f"a two-wait rollout waited {lengths}, the last should be {final_poll}"
+            f"a two-wait rollout went round the loop {lengths}, once ({final_poll}) expected"
         )
+    per_poll = two_polls.wait_retries.get(wait_state, 0) - first.wait_retries.get(wait_state, 0)
     base = len(first.path) + first.retries - final_poll
-    if transitions_for(base, lengths[0], final_poll, 2) != len(two_polls.path) + two_polls.retries:
+    if per_poll < 1 or (
+        transitions_for(base, per_poll, final_poll, 2) != len(two_polls.path) + two_polls.retries
+    ):
         raise MeasurementError("the two-wait run does not add up: transitions per poll unknown")
-    return PollLoop(wait_state, loop, base, lengths[0], final_poll)
+    return PollLoop(wait_state, loop, base, per_poll, final_poll)
 
 
 def measure_rehearsal(
@@ -172,9 +186,11 @@ def measure_rehearsal(
     logs: TextIO,
 ) -> None:
     """``init_ms``: each function's cold start as Lambda would bill its INIT phase, if known."""
-    runs = [_rehearse_once(2, logs) for _ in range(repeat)]  # woken at the first wait
+    runs = [_rehearse_once(1, logs) for _ in range(repeat)]  # woken at the first wait
     first = runs[0]
-    loop = _poll_loop(first, _rehearse_once(4, logs), safety_poll)  # one safety poll, then woken
+    # ECS moves on a step per wait and per look: the first wait times out, its retry's look
+    # sees IN_PROGRESS, and the event wakes the second
+    loop = _poll_loop(first, _rehearse_once(3, logs), safety_poll)
     polls = polls_for(ROLLOUT_SECONDS, safety_poll)
     rollout_transitions = transitions_for(loop.base, loop.per_poll, loop.final_poll, polls)
     costs = [deploy_cost(rollout_transitions, r.invocations) for r in runs]
@@ -193,8 +209,8 @@ def measure_rehearsal(
         Row("happy path wall time (waits take no time)", fmt_ms(wall)),
         Row("transitions excluding the health wait", str(loop.base)),
         Row(
-            "transitions per safety poll that times out",
-            f"{loop.per_poll} (the wait ECS's event ends: {loop.final_poll})",
+            "transitions per safety poll that times out (the wait's Retry)",
+            f"{loop.per_poll} (the wait ECS's event ends, and the look: {loop.final_poll})",
         ),
         Row(
             f"{ROLLOUT_SECONDS // 60}-minute rollout, woken by ECS, safety poll {safety_poll:g} s",

@@ -104,6 +104,11 @@ class ContainerNotFound(RolloutError):
     """The service's task definition has no container with the configured name."""
 
 
+class HealthDeadlineExceeded(RolloutError):
+    """The new version was not healthy within HealthDeadlineSeconds (the health wait's elapsed
+    seconds plus its safety polls that ran out). Final: the run rolls back."""
+
+
 class LockError(PushgateError):
     """Base of the errors raised while taking the deployment lock."""
 
@@ -116,3 +121,22 @@ class DeploymentLockHeld(LockError):
 class DeploymentLockTimeout(LockError):
     """This run has waited longer than its lock wait for another run's deployment lock. Final:
     the run fails with nothing touched."""
+
+
+class SnapshotError(PushgateError):
+    """Base of the errors raised while waiting for the snapshot taken before a migration."""
+
+
+class SnapshotNotReady(SnapshotError):
+    """The snapshot is still being taken. The definition retries ("Wait until the snapshot is
+    available" asks again every 30 seconds) until it is available or its deadline passed."""
+
+
+class SnapshotFailed(SnapshotError):
+    """The snapshot failed, was deleted, or cannot be found. Final: the run fails before it
+    migrates anything."""
+
+
+class SnapshotTimedOut(SnapshotError):
+    """The snapshot was not available within SnapshotDeadlineSeconds. Final: the run fails before
+    it migrates anything (the snapshot itself may still complete; RDS keeps it)."""

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
+from pushgate.outcome_steps import (
+    ledger_error_field,
+    not_promoted_reason,
+    promoted_field,
+    snapshot_field,
+)
 from pushgate.push_rules import MAX_INPUT_BYTES
 
 SUCCEEDED: Final = "Deployment Succeeded"
@@ -33,6 +39,9 @@ REJECTIONS_WITH_REASON: Final = frozenset({INVALID_PUSH, SCHEMA_CHANGE_REJECTED}
 MAX_REVIEW_FINDINGS: Final = 5  # findings an event carries of the schema review
 MAX_REVIEW_TEXT: Final = 200  # characters of each of a finding's texts in an event
 MALFORMED_IMAGE_ID: Final = "Ecr.InvalidParameterException"
+NOT_PROMOTED: Final = "NotPromoted"  # "Note the missing promotion": the ledger has no record
+INVALID_IMAGE: Final = "InvalidImage"  # run_migrations refused the image's scripts (its read)
+SCHEMA_AHEAD_NOTE: Final = "schema ahead: deployed without touching the schema"
 
 
 class Announcement(TypedDict):
@@ -99,6 +108,12 @@ class RunRecord:
     rejection: Mapping[str, Any]
     rollback: Mapping[str, Any]
     rollback_error: Mapping[str, Any]
+    # the lower environment's ledger record ({"Item": ...}) once the promotion check read it
+    promotion: Mapping[str, Any] = field(default_factory=dict)
+    ledger_error: Mapping[str, Any] = field(default_factory=dict)  # the ledger write's failure
+    # the snapshot taken before the migration: {kind, id, source} once asked for, then
+    # {kind, id, arn, status, created_at} once available
+    snapshot: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, event: Any) -> RunRecord:
@@ -114,7 +129,7 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert", "review")
+                for key in ("start", "revert", "review", "promotion", "ledger_error", "snapshot")
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -124,8 +139,9 @@ class RunRecord:
 
 
 def report(run: RunRecord) -> dict[str, Any]:
-    """The fields every Deployment event carries."""
+    """The fields every Deployment event carries, and those of the steps that ran."""
     return {
+        **_steps(run),
         "environment": run.settings.get("environment"),
         "repository": run.push.get("repository"),
         "tag": run.push.get("tag"),
@@ -133,11 +149,28 @@ def report(run: RunRecord) -> dict[str, Any]:
         "from_revision": from_revision(run),
         "to_revision": to_revision(run),
         "applied": run.migration.get("applied"),
+        "schema_ahead": run.migration.get("schema_ahead") is True,
         "previous_task_definition": run.rollout.get("previous_task_definition"),
         "task_definition": run.rollout.get("task_definition"),
         "execution_arn": run.execution_id,
         "console_url": run.settings.get("console_url"),
     }
+
+
+def _steps(run: RunRecord) -> dict[str, Any]:
+    """What only some runs did (`pushgate.outcome_steps`): the snapshot taken before the
+    migration, the promotion check that let the digest through, the ledger write that failed."""
+    steps: dict[str, Any] = {}
+    if run.snapshot:
+        steps["snapshot"] = snapshot_field(run.snapshot)
+    promoted = promoted_field(run.promotion)
+    if promoted:
+        steps["promoted"] = promoted
+    if run.ledger_error:
+        failed = StepError.of(run.ledger_error)
+        environment = run.settings.get("environment")
+        steps["ledger_error"] = ledger_error_field(failed.error, failed.cause, environment)
+    return steps
 
 
 def from_revision(run: RunRecord) -> Any:
@@ -162,6 +195,13 @@ def rejection_reason(run: RunRecord) -> str:
     caught = StepError.of(run.rejection)
     if caught.error in REJECTIONS_WITH_REASON and isinstance(caught.cause, str):
         return caught.cause
+    if caught.error == NOT_PROMOTED:
+        settings = run.settings
+        return not_promoted_reason(
+            settings.get("environment"), settings.get("promotion_from"), run.push.get("digest")
+        )
+    if caught.error == INVALID_IMAGE and isinstance(caught.cause, str):
+        return f"the image's migration scripts were refused before the lock: {caught.cause}"
     image = json.dumps(run.push.get("image_id"), separators=(",", ":"))
     repository = run.settings.get("repository")
     said = isinstance(caught.error, str) and isinstance(caught.cause, str)
@@ -212,6 +252,8 @@ def own_fields(run: RunRecord) -> tuple[str, dict[str, Any]]:
         return ROLLED_BACK, {**why, "restore_previous_version": restore}
     if run.error:
         return FAILED, why
+    if run.migration.get("schema_ahead") is True:  # an older image over the newer schema
+        return SUCCEEDED, {"note": SCHEMA_AHEAD_NOTE}
     return SUCCEEDED, {}
 
 

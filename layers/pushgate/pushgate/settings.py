@@ -25,6 +25,8 @@ MIGRATIONS_SOURCE: Final = "MIGRATIONS_SOURCE"  # image (default) | bundled
 MIGRATIONS_PATH: Final = "MIGRATIONS_PATH"  # the project's directory inside the image, default /app
 IMAGE_MAX_PROJECT_BYTES: Final = "IMAGE_MAX_PROJECT_BYTES"  # size limit of what is extracted
 IMAGE_REGISTRY_INSECURE: Final = "IMAGE_REGISTRY_INSECURE"  # true: plain HTTP, loopback only
+# offline only (the rehearsal): every image is read from this loopback host:port instead
+IMAGE_REGISTRY_ENDPOINT: Final = "IMAGE_REGISTRY_ENDPOINT"
 
 # the schema review (review_schema; pushgate.review)
 SCHEMA_POLICY: Final = "SCHEMA_POLICY"  # enforce | warn (parameter SchemaPolicy); required
@@ -64,6 +66,14 @@ EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
 ENVIRONMENT_NAME: Final = "ENVIRONMENT_NAME"
 RUN_MIGRATIONS_FUNCTION: Final = "RUN_MIGRATIONS_FUNCTION"  # name or ARN: its revert action
 RESTORE_PREVIOUS_VERSION: Final = "RESTORE_PREVIOUS_VERSION"  # true | false
+
+# the snapshot before a destructive change (prune_snapshots): which instance or cluster (exactly
+# one), how many of pushgate's own snapshots of it to keep, and the marker tag's value that makes
+# a snapshot this stack's (<cluster>/<service>)
+DATABASE_INSTANCE_ID: Final = "DATABASE_INSTANCE_ID"
+DATABASE_CLUSTER_ID: Final = "DATABASE_CLUSTER_ID"
+KEEP_SNAPSHOTS: Final = "KEEP_SNAPSHOTS"
+SNAPSHOT_MARKER: Final = "SNAPSHOT_MARKER"
 
 # Powertools (read by Powertools itself; named here for the template and the tests)
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"

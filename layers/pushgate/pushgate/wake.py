@@ -14,6 +14,16 @@ puts the event back for the next wait of the same deployment.
 An event is ignored when it is for another service, another deployment than the one parked, or
 not a terminal one (``SERVICE_DEPLOYMENT_COMPLETED``, ``SERVICE_DEPLOYMENT_FAILED``). Waking
 decides nothing: the state machine looks at the rollout again and judges it as before.
+
+The safety poll is the wait's own Retry on ``States.Timeout`` (one transition per poll): the
+state passes ``polls`` (``$$.State.RetryCount``, the waits that ran out), ``poll_seconds``,
+``deadline_seconds`` and ``elapsed`` (the seconds counted before this wait). A retry
+(``polls`` > 0) looks at the service itself before it parks (``DescribeServices``) and answers
+its own token when the deployment it waits for settled (COMPLETED or FAILED) or is no longer
+the newest, so a lost event is noticed one poll later. When ``elapsed + polls * poll_seconds``
+reaches the deadline and nothing answered, the park raises `HealthDeadlineExceeded`. Every
+answer carries ``elapsed`` (the seconds counted when parked plus the seconds waited) for the
+next wait of the same rollout.
 """
 
 from __future__ import annotations
@@ -27,15 +37,28 @@ from typing import Any, Final, Literal, Protocol, TypedDict
 
 from botocore.exceptions import ClientError
 
-from pushgate import settings
-from pushgate.environ import required
-from pushgate.errors import InvalidRequest
+from pushgate.errors import HealthDeadlineExceeded
+from pushgate.wake_inputs import (
+    DETAIL_TYPE,
+    EVENT_FIELDS,
+    DeploymentEvent,
+    ParkRequest,
+    WakeTarget,
+)
 
-DETAIL_TYPE: Final = "ECS Deployment State Change"
+__all__ = [
+    "DETAIL_TYPE",
+    "DeploymentEvent",
+    "ParkRequest",
+    "Rendezvous",
+    "WakeAnswer",
+    "WakeResult",
+    "WakeTarget",
+]
 TERMINAL_EVENTS: Final = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
 # SendTaskSuccess's answers when the wait is already over (timed out, or the run ended)
 WAIT_OVER_ERRORS: Final = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-_EVENT_FIELDS: Final = ("event_id", "event_name", "event_deployment_id", "event_time")
+SETTLED_STATES: Final = frozenset({"COMPLETED", "FAILED"})  # a deployment's final RolloutState
 
 
 class DynamoDbClient(Protocol):
@@ -46,7 +69,12 @@ class SfnClient(Protocol):
     def send_task_success(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class EcsClient(Protocol):
+    def describe_services(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 Outcome = Literal["parked", "answered", "recorded", "ignored", "wait over"]
+WokenBy = Literal["event", "safety poll"]
 
 
 class WakeResult(TypedDict):
@@ -57,118 +85,26 @@ class WakeResult(TypedDict):
 
 
 class WakeAnswer(TypedDict):
-    """The output of the woken task (SendTaskSuccess): the event that woke it."""
+    """The output of the woken task (SendTaskSuccess): what woke it (ECS's event or the safety
+    poll's own look), what it saw, and the health wait's seconds so far."""
 
-    event: dict[str, str]
+    woken_by: WokenBy
+    deployment_id: str
+    settled: str  # the event's name, or what the safety poll saw
+    elapsed: int  # the seconds counted when the wait parked, plus the seconds it waited
     waited_seconds: int
 
 
 @dataclass(frozen=True)
-class WakeTarget:
-    """The service whose rollouts are waited for and the table the wait is parked in."""
+class _Seen:
+    """What the safety poll saw of the deployment waited for."""
 
-    table: str
-    cluster: str
-    service: str
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> WakeTarget:
-        """Read LOCK_TABLE_NAME, CLUSTER_NAME and SERVICE_NAME; all required, none defaulted."""
-        names = (settings.LOCK_TABLE_NAME, settings.CLUSTER_NAME, settings.SERVICE_NAME)
-        return cls(*required(environ, names))
-
-    @property
-    def key(self) -> dict[str, dict[str, str]]:
-        return {"lock_id": {"S": f"{self.cluster}/{self.service}#wake"}}
-
-    def owns(self, service_arn: str) -> bool:
-        """Whether an ECS service ARN (``arn:aws:ecs:<region>:<account>:service/<cluster>/<name>``)
-        names this service."""
-        return service_arn.startswith("arn:") and service_arn.endswith(
-            f":service/{self.cluster}/{self.service}"
-        )
-
-
-def _string(source: Mapping[str, Any], name: str, what: str) -> str:
-    value = source.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"{what} has no {name} (a non-empty string)")
-    return value
-
-
-@dataclass(frozen=True)
-class ParkRequest:
-    """``{"token", "deployments", "execution"}``: a wait for the service's newest deployment
-    (``deployments``: describeServices' ``Deployments[0]`` as a list of one, PascalCase; empty
-    when the service is gone, and then nothing wakes the wait but its timeout)."""
-
-    token: str
-    deployment_id: str | None
-    execution: str
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> ParkRequest:
-        what = "the wait request"
-        deployments = event.get("deployments")
-        if not isinstance(deployments, list):
-            raise InvalidRequest(f"{what} has no deployments (a list)")
-        newest = deployments[0] if deployments else {}
-        deployment_id = newest.get("Id") if isinstance(newest, Mapping) else None
-        if deployment_id is not None and (not isinstance(deployment_id, str) or not deployment_id):
-            raise InvalidRequest(f"{what}: the deployment's Id is not a non-empty string")
-        return cls(
-            token=_string(event, "token", what),
-            deployment_id=deployment_id,
-            execution=_string(event, "execution", what),
-        )
-
-
-@dataclass(frozen=True)
-class DeploymentEvent:
-    """An "ECS Deployment State Change" event, as EventBridge delivers it."""
-
-    event_id: str
-    name: str
     deployment_id: str
-    service_arn: str
-    time: str
-
-    @classmethod
-    def from_event(cls, event: Mapping[str, Any]) -> DeploymentEvent:
-        what = "the ECS event"
-        if event.get("source") != "aws.ecs" or event.get("detail-type") != DETAIL_TYPE:
-            raise InvalidRequest(f"{what} is not an aws.ecs {DETAIL_TYPE!r} event")
-        detail = event.get("detail")
-        resources = event.get("resources")
-        if not isinstance(detail, Mapping):
-            raise InvalidRequest(f"{what} has no detail object")
-        if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
-            raise InvalidRequest(f"{what} names no service in resources")
-        return cls(
-            event_id=_string(event, "id", what),
-            name=_string(detail, "eventName", what),
-            deployment_id=_string(detail, "deploymentId", what),
-            service_arn=resources[0],
-            time=_string(event, "time", what),
-        )
-
-    def to_json(self) -> dict[str, str]:
-        return {
-            "id": self.event_id,
-            "name": self.name,
-            "deployment_id": self.deployment_id,
-            "time": self.time,
-        }
-
-    def attributes(self) -> dict[str, dict[str, str]]:
-        values = (self.event_id, self.name, self.deployment_id, self.time)
-        return {
-            f":{field}": {"S": value} for field, value in zip(_EVENT_FIELDS, values, strict=True)
-        }
+    name: str
 
 
 def _recorded_event(item: Mapping[str, Any]) -> DeploymentEvent | None:
-    values = [item.get(field, {}).get("S") for field in _EVENT_FIELDS]
+    values = [item.get(field, {}).get("S") for field in EVENT_FIELDS]
     if not all(isinstance(v, str) for v in values):
         return None
     event_id, name, deployment_id, when = (str(v) for v in values)
@@ -182,32 +118,45 @@ class Rendezvous:
         self,
         dynamodb: DynamoDbClient,
         sfn: SfnClient,
+        ecs: EcsClient,
         target: WakeTarget,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._dynamodb = dynamodb
         self._sfn = sfn
+        self._ecs = ecs
         self._target = target
         self._clock = clock
 
     def park(self, request: ParkRequest) -> WakeResult:
-        """Park the task token; answer at once when this deployment's event is already here."""
+        """Park the task token; answer at once when this deployment's event is already here or,
+        on a safety poll, when the service shows it settled or replaced. Raises
+        `HealthDeadlineExceeded` when nothing answered and the deadline is reached."""
         item = self._update(
             "SET #token = :token, deployment_id = :deployment, execution_arn = :execution, "
-            "parked_at = :now",
+            "parked_at = :now, counted = :counted",
             {
                 ":token": {"S": request.token},
                 ":deployment": {"S": request.deployment_id or ""},
                 ":execution": {"S": request.execution},
                 ":now": {"N": repr(self._clock())},
+                ":counted": {"N": str(request.counted)},
             },
         )
-        event = _recorded_event(item)
+        if request.deployment_id is not None:
+            event = _recorded_event(item)
+            if event is not None and event.deployment_id == request.deployment_id:
+                return self._answer(request.token, item, "event", event)
+            seen = self._safety_poll(request.deployment_id) if request.polls > 0 else None
+            if seen is not None:
+                return self._answer(request.token, item, "safety poll", seen)
+        if request.counted >= request.deadline_seconds:
+            raise HealthDeadlineExceeded(
+                f"{request.task_definition} was not healthy after {request.counted} seconds"
+            )
         if request.deployment_id is None:
-            return WakeResult(outcome="parked", reason="no deployment: only the timeout ends it")
-        if event is None or event.deployment_id != request.deployment_id:
-            return WakeResult(outcome="parked", reason=f"waiting for {request.deployment_id}")
-        return self._answer(request.token, event, item)
+            return WakeResult(outcome="parked", reason="no deployment: only the deadline ends it")
+        return WakeResult(outcome="parked", reason=f"waiting for {request.deployment_id}")
 
     def record(self, event: DeploymentEvent) -> WakeResult:
         """Record a terminal event of this service; answer the wait parked for its deployment."""
@@ -216,7 +165,7 @@ class Rendezvous:
         if event.name not in TERMINAL_EVENTS:
             return WakeResult(outcome="ignored", reason=f"{event.name} does not settle a rollout")
         item = self._update(
-            "SET " + ", ".join(f"{f} = :{f}" for f in _EVENT_FIELDS), event.attributes()
+            "SET " + ", ".join(f"{f} = :{f}" for f in EVENT_FIELDS), event.attributes()
         )
         token = item.get("token", {}).get("S")
         parked_for = item.get("deployment_id", {}).get("S")
@@ -227,30 +176,64 @@ class Rendezvous:
                 outcome="ignored",
                 reason=f"the wait is for {parked_for}, the event for {event.deployment_id}",
             )
-        return self._answer(token, event, item)
+        return self._answer(token, item, "event", event)
 
     # --- internals ---------------------------------------------------------------------------
-    def _answer(self, token: str, event: DeploymentEvent, item: Mapping[str, Any]) -> WakeResult:
+    def _safety_poll(self, deployment_id: str) -> _Seen | None:
+        """What the service shows of the deployment waited for, when that ends the wait. A
+        failed look (ECS throttling past the client's retries) ends nothing: the event, the next
+        poll or the deadline will."""
+        try:
+            described = self._ecs.describe_services(
+                cluster=self._target.cluster, services=[self._target.service]
+            )
+        except ClientError:
+            return None
+        services = described.get("services") or [{}]
+        newest = (services[0].get("deployments") or [{}])[0]
+        newest_id, state = newest.get("id"), newest.get("rolloutState")
+        if newest_id != deployment_id:
+            return _Seen(deployment_id, f"replaced by {newest_id or 'no deployment'}")
+        if state in SETTLED_STATES:
+            return _Seen(deployment_id, str(state))
+        return None
+
+    def _answer(
+        self,
+        token: str,
+        item: Mapping[str, Any],
+        woken_by: WokenBy,
+        seen: DeploymentEvent | _Seen,
+    ) -> WakeResult:
         if not self._claim(token):
             return WakeResult(outcome="ignored", reason="the wait was answered already")
-        parked_at = float(item.get("parked_at", {}).get("N", self._clock()))
+        now = self._clock()
+        waited = max(0, math.floor(now - float(item.get("parked_at", {}).get("N", now))))
+        counted = int(item.get("counted", {}).get("N", "0"))
         answer = WakeAnswer(
-            event=event.to_json(),
-            waited_seconds=max(0, math.ceil(self._clock() - parked_at)),
+            woken_by=woken_by,
+            deployment_id=seen.deployment_id,
+            settled=seen.name,
+            elapsed=counted + waited,
+            waited_seconds=waited,
         )
         try:
             self._sfn.send_task_success(taskToken=token, output=json.dumps(answer))
         except ClientError as exc:
             if _error_code(exc) not in WAIT_OVER_ERRORS:
                 raise
-            self._put_back(event)
+            if not isinstance(seen, DeploymentEvent):
+                return WakeResult(outcome="wait over", reason=_error_code(exc))
+            self._put_back(seen)
             return WakeResult(outcome="wait over", reason=f"{_error_code(exc)}: event kept")
-        return WakeResult(outcome="answered", reason=f"{event.name} of {event.deployment_id}")
+        return WakeResult(
+            outcome="answered", reason=f"{woken_by}: {seen.name} of {seen.deployment_id}"
+        )
 
     def _claim(self, token: str) -> bool:
         try:
             self._update(
-                "REMOVE #token, " + ", ".join(_EVENT_FIELDS),
+                "REMOVE #token, " + ", ".join(EVENT_FIELDS),
                 {":token": {"S": token}},
                 condition="#token = :token",
             )
@@ -264,7 +247,7 @@ class Rendezvous:
         """Keep the event for the next wait, unless a newer one was recorded meanwhile."""
         try:
             self._update(
-                "SET " + ", ".join(f"{f} = :{f}" for f in _EVENT_FIELDS),
+                "SET " + ", ".join(f"{f} = :{f}" for f in EVENT_FIELDS),
                 event.attributes(),
                 condition="attribute_not_exists(event_id)",
             )

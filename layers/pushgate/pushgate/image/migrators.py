@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 from pushgate.errors import InvalidImage, InvalidRequest
 from pushgate.image.reference import ImageRef, Platform
 from pushgate.migrator import MigrationRequest, MigrationSettings, Migrator
-from pushgate.migrator.request import migrations_source
+from pushgate.migrator.request import ScriptsRead, migrations_source
 from pushgate.migrator.runner import AheadCheck, knows
 
 if TYPE_CHECKING:  # annotations only: MigrationsSource=bundled never loads the image reader
@@ -33,6 +33,24 @@ class ChosenScripts:
 
     migrator: Migrator
     scripts: ImageScripts | None = None
+
+    def answer(self) -> ScriptsRead:
+        """The ``read`` action's answer: the head and the revisions, base to head. A project
+        without a single head is InvalidImage when it came from an image (the image is at
+        fault), InvalidRequest when it is the bundled one."""
+        graph = self.migrator.graph
+        try:
+            head = graph.head()
+        except InvalidRequest as exc:
+            if self.scripts is None:
+                raise
+            raise InvalidImage(f"{self.scripts.image}: {exc}") from None
+        return ScriptsRead(
+            action="read",
+            image=None if self.scripts is None else self.scripts.image,
+            head=head,
+            revisions=[revision.revision for revision in graph.base_to_head()],
+        )
 
 
 class BundledMigrator:

@@ -18,8 +18,9 @@ from pushgate.image.ecr import ecr_authorization, is_ecr
 from pushgate.image.heads import ProjectCheck, refuse_multiple_heads
 from pushgate.image.layers import ProjectTree, normalize_migrations_path
 from pushgate.image.manifest import Descriptor, Manifest, parse_manifest
-from pushgate.image.reference import ImageRef, Platform
-from pushgate.image.registry import RegistryClient, VerifiedBlob, anonymous
+from pushgate.image.prefetch import PrefetchedBlob, Prefetcher
+from pushgate.image.reference import REGISTRY_PATTERN, ImageRef, Platform, is_loopback
+from pushgate.image.registry import RegistryClient, anonymous
 from pushgate.image.tarstream import entries, layer_read_errors, open_layer, require_layer_type
 
 DEFAULT_MIGRATIONS_PATH: Final = "/app"  # where the startup.sh images ran `alembic upgrade head`
@@ -36,16 +37,27 @@ class ImageSettings:
     max_project_bytes: int = DEFAULT_MAX_PROJECT_BYTES
     insecure: bool = False
     cache_dir: Path = DEFAULT_CACHE_DIR
+    # offline (the rehearsal): the loopback registry that stands in for every image's registry
+    # (ECR's name in the event); read anonymously. None: the image's own registry.
+    endpoint: str | None = None
 
     def __post_init__(self) -> None:
         normalize_migrations_path(self.migrations_path)  # InvalidRequest when it is not usable
+        if self.endpoint is not None and (
+            not REGISTRY_PATTERN.fullmatch(self.endpoint) or not is_loopback(self.endpoint)
+        ):
+            raise InvalidRequest(
+                f"{settings.IMAGE_REGISTRY_ENDPOINT} must be a loopback host:port (offline "
+                f"only), got {self.endpoint!r}"
+            )
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str], cache_dir: Path = DEFAULT_CACHE_DIR
     ) -> ImageSettings:
         """MIGRATIONS_PATH, IMAGE_MAX_PROJECT_BYTES, IMAGE_REGISTRY_INSECURE (documented
-        defaults: /app, 64 MiB, false); InvalidRequest when one is malformed."""
+        defaults: /app, 64 MiB, false) and, offline only, IMAGE_REGISTRY_ENDPOINT; InvalidRequest
+        when one is malformed."""
         insecure = environ.get(settings.IMAGE_REGISTRY_INSECURE, "").strip().lower()
         if insecure not in ("", "true", "false"):
             raise InvalidRequest(
@@ -60,6 +72,7 @@ class ImageSettings:
             max_project_bytes=int(size),
             insecure=insecure == "true",
             cache_dir=cache_dir,
+            endpoint=environ.get(settings.IMAGE_REGISTRY_ENDPOINT, "").strip() or None,
         )
 
 
@@ -143,16 +156,24 @@ class ImageReader:
         )
         for number, layer in enumerate(manifest.layers, 1):  # refused before any blob is read
             require_layer_type(layer.media_type, f"layer {number} ({layer.digest}) of {ref}")
-        read = 0
-        for number, layer in enumerate(manifest.layers, 1):
-            if self.cache.is_empty_layer(layer.digest, tree.migrations_path):
-                continue
-            where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
-            with client.blob(ref.repository, layer) as blob:
+        # a layer known to hold nothing under the path is not fetched at all; the others are
+        # fetched ahead (a thread) while the one before is decompressed and scanned
+        wanted = [
+            (number, layer)
+            for number, layer in enumerate(manifest.layers, 1)
+            if not self.cache.is_empty_layer(layer.digest, tree.migrations_path)
+        ]
+        prefetcher = Prefetcher(
+            lambda: self._connect(ref), ref.repository, [layer for _, layer in wanted]
+        )
+        with prefetcher.running() as blobs:
+            for (number, layer), blob in zip(wanted, blobs, strict=True):
+                where = f"layer {number}/{len(manifest.layers)} ({layer.digest}) of {ref}"
                 touched = _apply_layer(tree, blob, layer, where)
-            read += 1
-            if not touched:  # verified (the block above ended): remember it holds nothing
-                self.cache.remember_empty_layer(layer.digest, tree.migrations_path)
+                blob.verify()  # the fetching thread checked its digest and size
+                if not touched:  # verified: remember it holds nothing under the path
+                    self.cache.remember_empty_layer(layer.digest, tree.migrations_path)
+        read = len(wanted)
         tree.check_links()
         self._check(tree.root)
         return ImageScripts(
@@ -184,14 +205,18 @@ class ImageReader:
         raise InvalidImage(f"{ref}: image indexes nested more than {MAX_INDEX_DEPTH} deep")
 
     def _default_connect(self, ref: ImageRef) -> RegistryClient:
-        """ECR's registries with ECR's token; any other registry anonymously."""
+        """ECR's registries with ECR's token; any other registry (and the offline endpoint that
+        stands in for them all) anonymously."""
+        endpoint = self.settings.endpoint
+        if endpoint is not None:
+            return RegistryClient(endpoint, insecure=self.settings.insecure)
         authorization = ecr_authorization(ref.registry) if is_ecr(ref.registry) else anonymous
         return RegistryClient(
             ref.registry, authorization=authorization, insecure=self.settings.insecure
         )
 
 
-def _apply_layer(tree: ProjectTree, blob: VerifiedBlob, layer: Descriptor, where: str) -> bool:
+def _apply_layer(tree: ProjectTree, blob: PrefetchedBlob, layer: Descriptor, where: str) -> bool:
     """Apply one layer; a refusal or a broken stream is reported as a digest mismatch when the
     blob does not match its descriptor (the truer reason)."""
     try:

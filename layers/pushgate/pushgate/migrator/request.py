@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, NotRequired, TypedDict, cast
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast, get_args
 
 from pushgate import settings
 from pushgate.database import read_positive_number
@@ -18,16 +18,9 @@ DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, 
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
 DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
 
-Action = Literal["plan", "upgrade", "downgrade", "revert", "inspect", "check_revert"]
+Action = Literal["plan", "upgrade", "downgrade", "revert", "read", "inspect", "check_revert"]
 Direction = Literal["upgrade", "downgrade"]
-ACTIONS: Final[tuple[Action, ...]] = (
-    "plan",
-    "upgrade",
-    "downgrade",
-    "revert",
-    "inspect",
-    "check_revert",
-)
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 READ_ONLY: Final[frozenset[Action]] = frozenset({"plan", "inspect", "check_revert"})
 Source = Literal["image", "bundled"]
 SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
@@ -62,17 +55,32 @@ class MigrationResult(TypedDict):
     pending: NotRequired[list[PendingRevision]]  # plan only
     sql: NotRequired[str]  # plan only
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
-    schema_ahead: NotRequired[bool]  # the database is past this image's head: nothing was run
+    schema_ahead: bool  # the database is past this image's head (the serving image's): nothing run
     downgrade: NotRequired[bool]  # check_revert: a downgrade task has this run's work to undo
+
+
+class ScriptsRead(TypedDict):
+    """The ``read`` action's answer: the scripts a run of this image would run, no database
+    touched (``image`` None: MigrationsSource bundled, the function's own scripts)."""
+
+    action: Literal["read"]
+    image: str | None  # registry/repository@digest whose project was read
+    head: str
+    revisions: list[str]  # base to head
 
 
 def migration_result(
     action: Action, current: str | None, to: str | None, applied: list[str]
 ) -> MigrationResult:
-    """A result (``duration_ms`` is filled in by the runner; a plan's ``pending`` and ``sql``
-    start empty)."""
+    """A result (``duration_ms`` is filled in by the runner; ``schema_ahead`` starts false; a
+    plan's ``pending`` and ``sql`` start empty)."""
     result = MigrationResult(
-        action=action, from_revision=current, to_revision=to, applied=applied, duration_ms=0.0
+        action=action,
+        from_revision=current,
+        to_revision=to,
+        applied=applied,
+        duration_ms=0.0,
+        schema_ahead=False,
     )
     if action == "plan":
         result["pending"] = []
@@ -135,9 +143,10 @@ class MigrationRequest:
     @classmethod
     def from_event(cls, event: Any) -> MigrationRequest:
         """``{"action", "target"?, "expected_current"?, "image"?: {"registry", "repository",
-        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"}}``, or
-        ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base); raises
-        InvalidRequest.
+        "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"},
+        "serving_containers"?: {"container", "names", "images"}}``, or
+        ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base), or
+        ``{"action": "read", "image"?}`` (the scripts, no database); raises InvalidRequest.
 
         A downgrade's ``"target": null`` means base (the database had no revision before the
         run); a downgrade without a target is refused. An upgrade or plan goes to head unless
@@ -149,6 +158,8 @@ class MigrationRequest:
             raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
         if action in ("revert", "inspect", "check_revert"):
             return cls._from_start(cast(Action, action), event)
+        if action == "read":
+            return cls._read(event)
         target = event.get("target")
         if action == "downgrade" and "target" not in event:
             raise InvalidRequest(
@@ -162,14 +173,30 @@ class MigrationRequest:
                 raise InvalidRequest(f"{name} must be a non-empty string, got {value!r}")
         image, platform = _image_of(event.get("image"))
         serving = event.get("serving_image")
+        if serving is not None and event.get("serving_containers") is not None:
+            raise InvalidRequest("name the serving image once: serving_image or serving_containers")
         return cls(
             action=cast(Action, action),
             target=str(target).strip(),
             expected_current=expected.strip() if isinstance(expected, str) else None,
             image=image,
             platform=platform,
-            serving_image=None if serving is None else ImageRef.from_event(serving),
+            serving_image=(
+                ImageRef.from_event(serving)
+                if serving is not None
+                else serving_image_of(event.get("serving_containers"))
+            ),
         )
+
+    @classmethod
+    def _read(cls, event: Mapping[str, Any]) -> MigrationRequest:
+        """Read and check the image's project (before the deployment lock): ``{"action":
+        "read", "image"?}``; no database is touched, so nothing else is taken."""
+        extra = sorted(set(event) - {"action", "image"})
+        if extra:
+            raise InvalidRequest(f"a read takes only image, not {', '.join(extra)}")
+        image, platform = _image_of(event.get("image"))
+        return cls(action="read", target="head", image=image, platform=platform)
 
     @classmethod
     def _from_start(cls, action: Action, event: Mapping[str, Any]) -> MigrationRequest:
@@ -209,6 +236,34 @@ class MigrationRequest:
             image=image,
             platform=platform,
         )
+
+
+def serving_image_of(value: Any) -> ImageRef | None:
+    """The serving image from the serving task definition's containers, as the definition
+    passes them (``{"container", "names", "images"}``: describeTaskDefinition's names and
+    images, in order). None when the container is not there, or its image is named by tag (it
+    cannot be read by digest: an unknown revision is then drift). InvalidRequest when the
+    value is malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRequest("'serving_containers' must be an object {container, names, images}")
+    container, names, images = value.get("container"), value.get("names"), value.get("images")
+    if (
+        not isinstance(container, str)
+        or not isinstance(names, list)
+        or not isinstance(images, list)
+        or len(names) != len(images)
+        or not all(isinstance(item, str) for item in [*names, *images])
+    ):
+        raise InvalidRequest(
+            "'serving_containers' needs container (a string) and names and images (lists of "
+            "strings of the same length)"
+        )
+    found = [image for name, image in zip(names, images, strict=True) if name == container]
+    if len(found) != 1 or "@" not in found[0]:
+        return None
+    return ImageRef.parse(found[0])
 
 
 def _image_of(value: Any) -> tuple[ImageRef | None, Platform | None]:

@@ -42,7 +42,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
-from pushgate.errors import MigrationFailed, PushgateError, SchemaDrift
+from pushgate.errors import InvalidRequest, MigrationFailed, PushgateError, SchemaDrift
 from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
 from pushgate.migrator.inspect import read_only_result
 from pushgate.migrator.outcome import Session, settle_lost_commit
@@ -99,6 +99,8 @@ class Migrator:
         project's head (an older image over a newer schema): then nothing is run and the result
         says ``schema_ahead``; otherwise, or without ``ahead``, SchemaDrift."""
         started = time.perf_counter()
+        if request.action == "read":
+            raise InvalidRequest("a read is answered from the scripts alone, not on a database")
         limits = RunLimits(
             lock_timeout_ms=self.settings.lock_timeout_ms,
             statement_timeout_ms=self.settings.statement_timeout_ms,
