@@ -4,7 +4,8 @@ moto's ``RunTask`` records a task RUNNING forever and runs nothing. :class:`EcsT
 patches the backend so that a task started with a container command override (the migration
 task) really runs that command, as ECS would run it in the image:
 
-- in the service's directory (the image's files: ``--service-dir``, ``--migrations``' project);
+- in the service's directory (the image's files: ``--service-dir``, ``--migrations``' project;
+  another image's, by digest, in ``image_dirs``);
 - with the service's interpreter first on ``PATH`` (``--service-python``), so ``alembic`` is the
   service's own;
 - with the container's environment as ECS builds it: the task definition's ``environment``, its
@@ -69,6 +70,9 @@ class EcsTaskEmulator:
     service_python: Path
     start: TaskStart = TaskStart.RUNS
     poll_wait_seconds: float = 5.0
+    # the files of other images, by digest (an image pushed with another project); any other
+    # image's files are service_dir's
+    image_dirs: dict[str, Path] = field(default_factory=dict)
     runs: list[TaskRun] = field(default_factory=list)
     waited_seconds: float = 0.0  # real time DescribeTasks spent waiting for commands (time passing)
     _by_arn: dict[str, TaskRun] = field(default_factory=dict)
@@ -128,6 +132,7 @@ class EcsTaskEmulator:
         task.created_at = now
         containers = []
         run: TaskRun | None = None
+        directory: Path | None = None
         for spec in definition.container_definitions:
             name = str(spec.get("name"))
             override = overrides.get(name)
@@ -135,6 +140,7 @@ class EcsTaskEmulator:
             if override is None or not override.get("command"):
                 continue
             environment = self._environment(backend, spec, override)
+            directory = self.image_dirs.get(str(spec.get("image")).rpartition("@")[2])
             run = TaskRun(
                 task.task_arn,
                 list(override["command"]),
@@ -161,7 +167,7 @@ class EcsTaskEmulator:
         path = f"{self.service_python.parent}{os.pathsep}{os.environ.get('PATH', '')}"
         run.process = subprocess.Popen(
             run.command,
-            cwd=self.service_dir,
+            cwd=directory or self.service_dir,
             env={"PATH": path, "HOME": str(Path.home()), **run.environment},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

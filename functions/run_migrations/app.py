@@ -6,7 +6,9 @@ Event ``{"action": "plan"|"upgrade"|"downgrade", "target": str?, "expected_curre
 "from_revision": str|null, "image"?}`` (back to the run's starting revision, only if this run
 moved it), or ``{"action": "read", "image"?}``: the scripts read and checked, no database
 touched (the definition's "Read the image's scripts", before the deployment lock), answered
-``{"action": "read", "image", "head", "revisions"}`` (bundled: ``image`` null). Otherwise
+``{"action": "read", "image", "head", "revisions"}`` (bundled: ``image`` null). The task
+runner's read-only ``check_upgrade`` (before its task: schema_ahead, or SchemaDrift),
+``inspect`` and ``check_revert`` (pushgate.migrator.inspect) run nothing. Otherwise
 returns ``{"action", "from_revision", "to_revision", "applied", "duration_ms", "schema_ahead"}``
 (plan: also ``pending`` and ``sql``; scripts read from an image: ``image``). An older image
 over a newer schema: when the database is at a revision this image's scripts do not know and

@@ -1,5 +1,6 @@
 """run_migrations' read-only actions for the task runner, against a real PostgreSQL: ``inspect``
-(what a migration or downgrade task moved) and ``check_revert`` (may a downgrade task run?)."""
+(what a migration or downgrade task moved), ``check_revert`` (may a downgrade task run?) and
+``check_upgrade`` (may an upgrade task run, or is the schema ahead?)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from pushgate.errors import InvalidRequest, SchemaDrift
 from pushgate_cli.schema import move_to
 
-from tests.helpers import CHAIN, HEAD, MIGRATIONS, load_event, revision, tables
+from tests.helpers import CHAIN, HEAD, MIGRATIONS, load_event, query, revision, tables
 
 if TYPE_CHECKING:
     from pushgate_cli.lambda_context import LambdaContext
@@ -106,3 +107,42 @@ def test_an_inspect_without_from_revision_is_refused(
 ) -> None:
     with pytest.raises(InvalidRequest):
         run_migrations().lambda_handler({"action": "inspect"}, lambda_context)
+
+
+def test_check_upgrade_at_a_known_revision_lets_the_upgrade_task_run_and_changes_nothing(
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
+) -> None:
+    # GIVEN a database one revision below head
+    move_to(db_env, MIGRATIONS, CHAIN[-2])
+    before = tables(db_env)
+    # WHEN checked before an upgrade task
+    result = run_migrations().lambda_handler({"action": "check_upgrade"}, lambda_context)
+    # THEN the schema is not ahead: the task may run; nothing was run here
+    assert (result["schema_ahead"], result["from_revision"], result["applied"]) == (
+        False,
+        CHAIN[-2],
+        [],
+    )
+    assert revision(db_env) == CHAIN[-2]
+    assert tables(db_env) == before
+
+
+def test_check_upgrade_at_a_revision_the_image_does_not_know_is_schema_drift(
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
+) -> None:
+    # GIVEN a database at a revision these scripts do not know (and no serving image named)
+    move_to(db_env, MIGRATIONS, HEAD)
+    query(db_env, "UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+    # WHEN checked before an upgrade task THEN SchemaDrift: no task runs
+    with pytest.raises(SchemaDrift):
+        run_migrations().lambda_handler({"action": "check_upgrade"}, lambda_context)
+
+
+def test_check_upgrade_takes_no_target(
+    run_migrations: RunMigrations, db_env: str, lambda_context: LambdaContext
+) -> None:
+    # the task runs MigrationCommand (alembic upgrade head): a check for another target lies
+    with pytest.raises(InvalidRequest):
+        run_migrations().lambda_handler(
+            {"action": "check_upgrade", "target": CHAIN[0]}, lambda_context
+        )

@@ -317,7 +317,7 @@ def test_the_lock_is_asked_for_again_every_minute_until_the_longest_lock_wait() 
 # before a destructive change (a Choice, the instance's and the cluster's createDB*Snapshot, the
 # wait for it) + issue 9's two: Read the image's scripts (before the lock) and Find the serving
 # image (for schema_ahead)
-MAX_STATES = 67  # +12: issue 10, the task runner (runner Choices, run/watch/record, its undo)
+MAX_STATES = 69  # +14: issue 10, the task runner (Choices, schema check, run/watch/record, undo)
 MAX_PASS_STATES = 8
 
 

@@ -18,10 +18,12 @@ DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, 
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
 DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
 
-Action = Literal["plan", "upgrade", "downgrade", "revert", "read", "inspect", "check_revert"]
+Action = Literal[
+    "plan", "upgrade", "downgrade", "revert", "read", "inspect", "check_revert", "check_upgrade"
+]
 Direction = Literal["upgrade", "downgrade"]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
-READ_ONLY: Final[frozenset[Action]] = frozenset({"plan", "inspect", "check_revert"})
+READ_ONLY: Final = frozenset[Action]({"plan", "inspect", "check_revert", "check_upgrade"})
 Source = Literal["image", "bundled"]
 SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
 
@@ -146,7 +148,8 @@ class MigrationRequest:
         "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"},
         "serving_containers"?: {"container", "names", "images"}}``, or
         ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base), or
-        ``{"action": "read", "image"?}`` (the scripts, no database); raises InvalidRequest.
+        ``{"action": "read", "image"?}`` (the scripts, no database); ``check_upgrade``: an
+        upgrade's keys but no target (read-only); raises InvalidRequest.
 
         A downgrade's ``"target": null`` means base (the database had no revision before the
         run); a downgrade without a target is refused. An upgrade or plan goes to head unless
@@ -160,13 +163,7 @@ class MigrationRequest:
             return cls._from_start(cast(Action, action), event)
         if action == "read":
             return cls._read(event)
-        target = event.get("target")
-        if action == "downgrade" and "target" not in event:
-            raise InvalidRequest(
-                "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
-            )
-        if target is None:
-            target = "base" if action == "downgrade" else "head"
+        target = _target_of(cast(Action, action), event)
         expected = event.get("expected_current")
         for name, value in (("target", target), ("expected_current", expected)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -200,11 +197,9 @@ class MigrationRequest:
 
     @classmethod
     def _from_start(cls, action: Action, event: Mapping[str, Any]) -> MigrationRequest:
-        """``revert``: put the database back at ``from_revision`` if, and only if, this run
-        moved it (see :mod:`pushgate.migrator.revert`); ``inspect`` / ``check_revert``: read
-        where it is against ``from_revision`` (see :mod:`pushgate.migrator.inspect`; inspect
-        also takes ``expected_current``). The key is required: null is base, absent is an error
-        (a revert aimed at base by accident would drop everything)."""
+        """``revert`` (:mod:`pushgate.migrator.revert`), ``inspect`` (also ``expected_current``)
+        and ``check_revert`` (:mod:`pushgate.migrator.inspect`) from ``from_revision``: required,
+        null is base (a revert aimed at base by accident would drop everything)."""
         if "from_revision" not in event:
             raise InvalidRequest(
                 f"{'a revert' if action == 'revert' else action} needs 'from_revision' "
@@ -264,6 +259,18 @@ def serving_image_of(value: Any) -> ImageRef | None:
     if len(found) != 1 or "@" not in found[0]:
         return None
     return ImageRef.parse(found[0])
+
+
+def _target_of(action: Action, event: Mapping[str, Any]) -> Any:
+    """A downgrade names its target (null: base); check_upgrade none; others default to head."""
+    if action == "downgrade" and "target" not in event:
+        raise InvalidRequest(
+            "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
+        )
+    if action == "check_upgrade" and "target" in event:
+        raise InvalidRequest("check_upgrade judges an upgrade to head: it takes no target")
+    target = event.get("target")
+    return ("base" if action == "downgrade" else "head") if target is None else target
 
 
 def _image_of(value: Any) -> tuple[ImageRef | None, Platform | None]:
