@@ -92,6 +92,13 @@ class MigrationTaskNotStarted(MigrationTaskError):
     secret it could not read): nothing ran, nothing was migrated."""
 
 
+class DowngradeTaskNotRun(MigrationTaskError):
+    """compensate_run found a dead task-runner run's schema past its from_revision, or one of
+    its tasks never seen to stop, and ran no downgrade task (it runs no ECS task: the downgrade
+    is the service's own command, in its image). Its cause says where the schema is and what
+    to run."""
+
+
 class RolloutError(PushgateError):
     """Base of the errors raised while preparing the ECS rollout."""
 
