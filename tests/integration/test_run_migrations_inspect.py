@@ -115,8 +115,9 @@ def test_check_upgrade_at_a_known_revision_lets_the_upgrade_task_run_and_changes
     # GIVEN a database one revision below head
     move_to(db_env, MIGRATIONS, CHAIN[-2])
     before = tables(db_env)
-    # WHEN checked before an upgrade task
-    result = run_migrations().lambda_handler({"action": "check_upgrade"}, lambda_context)
+    # WHEN checked before an upgrade task (the serving image named by tag: not readable)
+    event = load_event("run_migrations_check_upgrade")
+    result = run_migrations().lambda_handler(event, lambda_context)
     # THEN the schema is not ahead: the task may run; nothing was run here
     assert (result["schema_ahead"], result["from_revision"], result["applied"]) == (
         False,
