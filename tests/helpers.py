@@ -98,11 +98,17 @@ class ScriptDir:
 
 
 def modules_after_cold_start(
-    function: str, env: Mapping[str, str], roots: Iterable[str], *, invoke: bool = False
+    function: str,
+    env: Mapping[str, str],
+    roots: Iterable[str],
+    *,
+    invoke: bool = False,
+    events: Iterable[Any] = ({},),
 ) -> list[str]:
     """Cold-start `functions/<function>` in a fresh interpreter as Lambda would (X-Ray tracing
-    on: Powertools traces when LAMBDA_TASK_ROOT is set), optionally invoke it once with `{}`,
-    and return which of the top-level packages `roots` it had imported by then."""
+    on: Powertools traces when LAMBDA_TASK_ROOT is set), optionally invoke it with each of
+    `events` (default once, with `{}`), and return which of the top-level packages `roots` it
+    had imported by then."""
     code = (
         "import json, sys\n"
         "from pushgate_cli.handlers import load_handler\n"
@@ -110,7 +116,10 @@ def modules_after_cold_start(
         "    function_name = 'cold'; memory_limit_in_mb = 128; aws_request_id = 'r'\n"
         "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:cold'\n"
         f"handler = load_handler({function!r})\n"
-        + ("handler.lambda_handler({}, Context())\n" if invoke else "")
+        + "".join(
+            f"handler.lambda_handler(json.loads({json.dumps(e)!r}), Context())\n"
+            for e in (events if invoke else ())
+        )
         + f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(roots)!r})))\n"
     )
     lambda_env = {

@@ -76,3 +76,62 @@ def test_the_images_scripts_are_read_before_the_lock_and_a_refusal_never_takes_i
         assert LOCK not in reachable([catch["Next"]], graph, avoid="")
     rejected = [c for c in graph[READ]["Catch"] if c["ErrorEquals"] == ["InvalidImage"]]
     assert [c["ResultPath"] for c in rejected] == ["$.rejection"]
+
+
+CHECK = "Check database"
+DB_RELEASE = "Release the database lock"
+
+
+def test_every_path_after_the_database_lock_releases_it_before_the_deployment_lock() -> None:
+    # GIVEN the definition
+    graph = states()
+    # WHEN every state reachable once "Check database" took the database lock is walked,
+    # without the database lock's release
+    after = reachable([graph[CHECK]["Next"]], graph, avoid=DB_RELEASE)
+    # THEN none of them reaches the deployment lock's release, nor any end
+    assert RELEASE not in after
+    assert not [name for name in after if graph[name]["Type"] in ("Succeed", "Fail")]
+    # AND the database lock's release (failed or not) goes on to the deployment lock's
+    assert set(successors(graph[DB_RELEASE])) == {RELEASE}
+    assert graph[DB_RELEASE]["Parameters"]["Payload"]["action"] == "release"
+    # AND no state before "Check database" ever reaches it: only a run that took it releases it
+    assert DB_RELEASE not in reachable([graph[LOCK]["Next"]], graph, avoid=CHECK)
+
+
+def test_check_databases_errors_that_took_nothing_skip_the_database_locks_release() -> None:
+    # GIVEN "Check database"'s Catch blocks
+    *own, last = states()[CHECK]["Catch"]
+    # THEN its typed errors, raised before the lock row was written or with its transaction
+    # rolled back, go straight to the deployment lock's release; anything else (a Lambda that
+    # timed out may have committed) releases the database lock first
+    assert [c["Next"] for c in own] == [RELEASE]
+    assert set(own[0]["ErrorEquals"]) == {
+        "DatabaseNotReady",
+        "DatabaseConfigError",
+        "DatabaseLockHeld",
+        "DatabaseLockTimeout",
+        "InvalidRequest",
+    }
+    assert (last["ErrorEquals"], last["Next"]) == (["States.ALL"], DB_RELEASE)
+
+
+def test_a_run_waits_for_another_stacks_database_lock_as_for_the_deployment_lock() -> None:
+    # GIVEN the two states that wait for a lock
+    graph = states()
+    waits = {
+        name: [
+            {key: value for key, value in r.items() if key != "ErrorEquals"}
+            for r in graph[name]["Retry"]
+            if r["ErrorEquals"] == [held]
+        ]
+        for name, held in ((LOCK, "DeploymentLockHeld"), (CHECK, "DatabaseLockHeld"))
+    }
+    assert waits[LOCK]
+    # THEN both ask again every minute, for longer than the lock wait (the Lambda then says
+    # DeploymentLockTimeout or DatabaseLockTimeout), counted from the same execution start
+    assert waits[CHECK] == waits[LOCK]
+    claim = graph[CHECK]["Parameters"]["Payload"]["database_lock"]
+    taking = graph[LOCK]["Parameters"]["Payload"]
+    assert claim["wait_seconds.$"] == taking["lock_wait_seconds.$"]
+    assert claim["started_at.$"] == taking["started_at.$"] == "$$.Execution.StartTime"
+    assert claim["owner.$"] == taking["owner.$"] == "$$.Execution.Id"

@@ -212,14 +212,19 @@ def test_every_lambda_task_keeps_its_error_as_given_for_describe_outcome() -> No
         assert last["ErrorEquals"] == ["States.ALL"], name
         if name == "Run migrations":
             # (its errors that change nothing skip the revert, everything else goes through it)
-            assert [c["Next"] for c in own] == ["Release the deployment lock"], name
+            assert [c["Next"] for c in own] == ["Release the database lock"], name
             assert last["Next"] == "Downgrade schema", name
             continue
         if name == "Watch the migration task":
             # (a task that never started changed nothing: it skips the undo)
             assert [c["ErrorEquals"] for c in own] == [["MigrationTaskNotStarted"]], name
-            assert [c["Next"] for c in own] == ["Release the deployment lock"], name
+            assert [c["Next"] for c in own] == ["Release the database lock"], name
             assert last["Next"] == "Check the schema before the downgrade task", name
+            continue
+        if name == "Check database":
+            # (its errors that took nothing skip the database lock's release)
+            assert [c["Next"] for c in own] == ["Release the deployment lock"], name
+            assert last["Next"] == "Release the database lock", name
             continue
         rejection = {
             "Describe the push": "InvalidPush",
@@ -228,7 +233,8 @@ def test_every_lambda_task_keeps_its_error_as_given_for_describe_outcome() -> No
         }
         expected = [[rejection[name]]] if name in rejection else []
         assert [c["ErrorEquals"] for c in own] == expected, name
-        assert last["ResultPath"] in {"$.error", "$.rollback_error", "$.alert_error"}, name
+        kept = {"$.error", "$.rollback_error", "$.alert_error", "$.database_lock_error"}
+        assert last["ResultPath"] in kept, name
     assert not [name for name, state in states.items() if "StringToJson($." in json.dumps(state)], (
         "a Pass state parses an error's Cause again"
     )
@@ -243,6 +249,7 @@ def test_describe_outcome_is_given_every_field_the_outcome_is_read_from() -> Non
     # write starts as null, so the path always exists
     written = {"error", "rejection", "rollback", "revert", "rollback_error", "review"}
     written |= {"promotion", "ledger_error"}  # the promotion check's record, the ledger write's
+    written |= {"database_lock_error"}  # the database lock's release that failed
     written |= {"snapshot"}  # the snapshot taken before the migration
     assert set(payload) == {"execution_id.$", "input.$", "settings.$", "push.$", "migration.$"} | {
         "rollout.$",
@@ -263,8 +270,8 @@ def test_every_rejection_skips_the_lock_and_ends_rejected() -> None:
             exits.append(state)
         rejecting += [name] * len(exits)
         # THEN each goes straight to "Describe the outcome": it never took the lock; but the
-        # schema review's, which holds it, releases it first
-        after = "Release the deployment lock" if name == "Review the schema change" else None
+        # schema review's, which holds both locks, releases them first
+        after = "Release the database lock" if name == "Review the schema change" else None
         assert all(exit["Next"] == (after or "Describe the outcome") for exit in exits), name
     assert sorted(set(rejecting)) == [
         "Describe the push",

@@ -77,7 +77,7 @@ def test_the_wait_asks_every_poll_and_its_retries_outlast_the_longest_deadline()
     assert payload["polls.$"] == "$$.State.RetryCount"
     longest = TEMPLATE["Parameters"]["SnapshotDeadlineSeconds"]["MaxValue"]
     assert not_ready["IntervalSeconds"] * not_ready["MaxAttempts"] > longest
-    # and any failure of the snapshot ends the run before Run migrations, the lock released
+    # and any failure of the snapshot ends the run before Run migrations, the locks released
     for name in [
         "Snapshot the database instance",
         "Snapshot the database cluster",
@@ -87,7 +87,7 @@ def test_the_wait_asks_every_poll_and_its_retries_outlast_the_longest_deadline()
             {
                 "ErrorEquals": ["States.ALL"],
                 "ResultPath": "$.error",
-                "Next": "Release the deployment lock",
+                "Next": "Release the database lock",
             }
         ]
 

@@ -130,6 +130,18 @@ class DeploymentLockTimeout(LockError):
     the run fails with nothing touched."""
 
 
+class DatabaseLockHeld(LockError):
+    """Another execution, of this stack or of another one on the same database, holds the
+    database lock of the version table (`pushgate.dblock`) and is still running (or cannot be
+    described and its lock has not expired). Nothing was written. The definition retries
+    ("Check database" asks again every minute)."""
+
+
+class DatabaseLockTimeout(LockError):
+    """This run has waited longer than its lock wait for another execution's database lock.
+    Final: the run fails with nothing migrated."""
+
+
 class SnapshotError(PushgateError):
     """Base of the errors raised while waiting for the snapshot taken before a migration."""
 

@@ -20,6 +20,7 @@ from typing import Any, Final, TypedDict
 
 from pushgate.errors import InvalidRequest
 from pushgate.outcome_steps import (
+    database_lock_error_field,
     ledger_error_field,
     not_promoted_reason,
     promoted_field,
@@ -111,6 +112,8 @@ class RunRecord:
     # the lower environment's ledger record ({"Item": ...}) once the promotion check read it
     promotion: Mapping[str, Any] = field(default_factory=dict)
     ledger_error: Mapping[str, Any] = field(default_factory=dict)  # the ledger write's failure
+    # the database lock's release that failed (its row stays until the takeover rule frees it)
+    database_lock_error: Mapping[str, Any] = field(default_factory=dict)
     # the snapshot taken before the migration: {kind, id, source} once asked for, then
     # {kind, id, arn, status, created_at} once available
     snapshot: Mapping[str, Any] = field(default_factory=dict)
@@ -129,7 +132,10 @@ class RunRecord:
             **{key: _mapping(event, key) for key in ("settings", "push", "migration", "rollout")},
             **{
                 key: _mapping(event, key, optional=True) if key in event else {}
-                for key in ("start", "revert", "review", "promotion", "ledger_error", "snapshot")
+                for key in (
+                    *("start", "revert", "review", "promotion", "ledger_error", "snapshot"),
+                    "database_lock_error",
+                )
             },
             **{
                 key: _mapping(event, key, optional=True)
@@ -170,6 +176,9 @@ def _steps(run: RunRecord) -> dict[str, Any]:
         failed = StepError.of(run.ledger_error)
         environment = run.settings.get("environment")
         steps["ledger_error"] = ledger_error_field(failed.error, failed.cause, environment)
+    if run.database_lock_error:
+        failed = StepError.of(run.database_lock_error)
+        steps["database_lock_error"] = database_lock_error_field(failed.error, failed.cause)
     return steps
 
 

@@ -39,6 +39,16 @@ def ledger_error_field(error: Any, cause: Any, environment: Any) -> dict[str, An
     }
 
 
+def database_lock_error_field(error: Any, cause: Any) -> dict[str, Any]:
+    """A run whose database lock could not be released: what failed, and what that means."""
+    return {
+        "error": error,
+        "cause": cause,
+        "consequence": "this run's row in pushgate_deploy_lock stays until a later run on "
+        "this database finds this execution no longer RUNNING and takes the lock over",
+    }
+
+
 def not_promoted_reason(environment: Any, lower: Any, digest: Any) -> str:
     """The promotion check found no ledger record of the digest in the lower environment."""
     return (

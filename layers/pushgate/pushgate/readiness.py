@@ -2,18 +2,22 @@
 
 Connects with pg8000 (short timeout), runs one trivial query, requires a writer
 (``pg_is_in_recovery()`` false), reads the alembic revision when the version table exists and
-reports the round-trip latency. The version table is the one ``run_migrations`` writes
-(:class:`~pushgate.versiontable.VersionTable`: its name, schema and search_path). Imports neither
-alembic nor SQLAlchemy.
+reports the round-trip latency. Given a :class:`~pushgate.dblock.LockClaim`, it takes the
+database lock (`pushgate.dblock`) in the same transaction that reads the revision, after the
+writer check, so a run's starting revision is read under its own lock. The version table is
+the one ``run_migrations`` writes (:class:`~pushgate.versiontable.VersionTable`: its name,
+schema and search_path). Imports neither alembic nor SQLAlchemy (nor boto3, but on the lock's
+takeover path).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Final, TypedDict
+from typing import Final, NotRequired, TypedDict
 
 from pushgate.database import DatabaseSettings, connect, reraise_classified
+from pushgate.dblock import LockClaim, LockTaken, lock_place, take_lock
 from pushgate.errors import DatabaseNotReady
 from pushgate.versiontable import VersionTable
 
@@ -31,20 +35,31 @@ class Readiness(TypedDict):
     in_recovery: bool
     revision: str | None
     latency_ms: float
+    database_lock: NotRequired[LockTaken]  # when asked to take it
 
 
-def check_database(db: DatabaseSettings, version_table: VersionTable | None = None) -> Readiness:
-    """Probe the database; the revision is read from ``version_table`` (default: alembic's).
-    Raises DatabaseNotReady (retryable) or DatabaseConfigError."""
+def check_database(
+    db: DatabaseSettings, version_table: VersionTable | None = None, claim: LockClaim | None = None
+) -> Readiness:
+    """Probe the database; the revision is read from ``version_table`` (default: alembic's),
+    under the database lock when ``claim`` asks for it. Raises DatabaseNotReady (retryable),
+    DatabaseConfigError, DatabaseLockHeld (retryable) or DatabaseLockTimeout."""
     table = version_table or VersionTable()
     started = time.perf_counter()
+    lock: LockTaken | None = None
     con = connect(db)
     try:
         with reraise_classified():
             if table.set_search_path_sql is not None:
                 con.run(table.set_search_path_sql)
+            if claim is not None:
+                con.run("START TRANSACTION")  # closing without COMMIT rolls it all back
             rows = con.run(_PROBE_SQL, version_table=table.qualified)
             server_version, in_recovery, has_version_table = rows[0]
+            if in_recovery:
+                raise _in_recovery(db)
+            if claim is not None:
+                lock = take_lock(con, lock_place(con, table), claim, row_wait_ms=row_wait_ms(db))
             revisions = (
                 [
                     row[0]
@@ -55,20 +70,33 @@ def check_database(db: DatabaseSettings, version_table: VersionTable | None = No
                 if has_version_table
                 else []
             )
+            if claim is not None:
+                con.run("COMMIT")
     finally:
         with contextlib.suppress(Exception):  # closing a broken connection may fail
             con.close()
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
-    if in_recovery:
-        raise DatabaseNotReady(
-            f"the database at {db.host}:{db.port} is in recovery (a read-only replica, or a "
-            "failover in progress); migrations need the writer"
-        )
-    return Readiness(
+    readiness = Readiness(
         ready=True,
         server_version=str(server_version),
         in_recovery=False,
         # several rows only with branched histories: report them all, comma-separated
         revision=",".join(revisions) if revisions else None,
         latency_ms=latency_ms,
+    )
+    if lock is not None:
+        readiness["database_lock"] = lock
+    return readiness
+
+
+def row_wait_ms(db: DatabaseSettings) -> int:
+    """How long the database lock's row may stay locked by another session: half the
+    connection's read timeout (``DATABASE_CONNECT_TIMEOUT``), so PostgreSQL says so first."""
+    return max(1, int(db.connect_timeout * 500))
+
+
+def _in_recovery(db: DatabaseSettings) -> DatabaseNotReady:
+    return DatabaseNotReady(
+        f"the database at {db.host}:{db.port} is in recovery (a read-only replica, or a "
+        "failover in progress); migrations need the writer"
     )
