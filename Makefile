@@ -99,6 +99,10 @@ fuzz-inputs: venv ## the input property suite on a large sample (PUSHGATE_FUZZ_E
 rehearse: venv ## the whole pipeline offline: healthy, then unhealthy; HTML reports in .pushgate/
 	$(BIN)/pushgate rehearse --scenario healthy --html .pushgate/rehearsal-healthy.html
 	$(BIN)/pushgate rehearse --scenario unhealthy --html .pushgate/rehearsal-unhealthy.html
+	@# from below both revisions that import shop_api (its column type, its models): the service's own alembic applies them
+	$(BIN)/pushgate rehearse --runner task --migrations examples/service --start-revision e7b2f9a4d6c8 --html .pushgate/rehearsal-task.html
+	@echo "the Lambda runner refuses examples/service (its revisions import shop_api): exit 2, nothing run"
+	$(BIN)/pushgate rehearse --runner lambda --migrations examples/service && exit 1 || test $$? -eq 2
 
 bench: venv tools ## the performance budget of a deploy (not part of `make test`)
 	PATH="$(CURDIR)/$(TOOLS)/sam/bin:$$PATH" $(BIN)/pushgate bench

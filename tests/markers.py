@@ -15,6 +15,7 @@ EMULATION_PACKAGES = (
     "pushgate_cli.offline",
     "pushgate_cli.rehearse",
     "pushgate_cli.ecs_sim",
+    "pushgate_cli.ecs_tasks",
 )
 
 

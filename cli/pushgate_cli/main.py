@@ -15,10 +15,7 @@ from typing import Any, cast
 
 from pushgate.migrator.request import Source as MigrationsSource
 
-from pushgate_cli.handlers import REPO_ROOT
 from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
-
-EXAMPLE_SERVICE = REPO_ROOT / "examples" / "service"  # the default pushed image's project
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1  # the run did not end as the scenario expects
@@ -51,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the alembic project to rehearse: a project root (alembic.ini or pyproject.toml) "
         "or a bare script directory (versions/, with or without env.py). It is packed into the "
         "pushed image under MigrationsPath, which run_migrations reads from a registry on "
-        f"loopback. Default: {EXAMPLE_SERVICE.relative_to(REPO_ROOT)} "
-        "(with --migrations-source bundled: migrations/)",
+        "loopback. Default: what the runner can run: examples/service with --runner task (its "
+        "revisions import its own code), migrations/ with the Lambda runner",
     )
     rehearse_cmd.add_argument(
         "--migrations-source",
@@ -119,6 +116,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="STATUS",
         help="the status the run must end with (default: the scenario's), e.g. rejected for an "
         "--event that this stack must refuse",
+    )
+    rehearse_cmd.add_argument(
+        "--runner",
+        choices=["lambda", "task"],
+        help="who runs the migrations (default: the --config-env environment's MigrationRunner): "
+        "lambda = run_migrations; task = the service's own command in a one-off ECS task, "
+        "really run here in --service-dir with --service-python",
+    )
+    rehearse_cmd.add_argument(
+        "--service-dir",
+        type=Path,
+        metavar="DIR",
+        help="the task runner's service files, as in the image (default: the --migrations "
+        "project, else examples/service)",
+    )
+    rehearse_cmd.add_argument(
+        "--service-python",
+        type=Path,
+        metavar="PATH",
+        help="the task runner's interpreter (its bin/ goes first on PATH, so alembic is the "
+        "service's); default: this venv's, which has what examples/service needs",
     )
     rehearse_cmd.add_argument(
         "--ledger",
@@ -254,14 +272,6 @@ def _json_kind(value: Any) -> str:
     return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
 
 
-def _rehearsed_project(args: argparse.Namespace) -> Path | None:
-    """--migrations; else examples/service when the scripts come from an image of it (none
-    with --image, which brings its own; migrations/ when bundled)."""
-    if args.migrations is not None or args.image is not None:
-        return cast(Path | None, args.migrations)
-    return EXAMPLE_SERVICE if _migrations_source(args) == "image" else None
-
-
 def _migrations_source(args: argparse.Namespace) -> MigrationsSource:
     if args.migrations_source is not None:
         return cast(MigrationsSource, args.migrations_source)
@@ -295,7 +305,7 @@ def _rehearse(args: argparse.Namespace) -> int:
     config = RehearsalConfig(
         scenario=SCENARIOS[args.scenario],
         database_url=args.database_url,
-        migrations_dir=_rehearsed_project(args),
+        migrations_dir=args.migrations,
         migrations_source=_migrations_source(args),
         image=args.image,
         insecure_registry=args.insecure_registry,
@@ -305,8 +315,18 @@ def _rehearse(args: argparse.Namespace) -> int:
         parameters=overrides,
         log_level="INFO" if args.verbose else "WARNING",
         expect=args.expect,
+        runner=args.runner,
+        service_dir=args.service_dir,
+        service_python=args.service_python,
         ledger_file=args.ledger,
     )
+    for name, path in (
+        ("--service-dir", args.service_dir),
+        ("--service-python", args.service_python),
+    ):
+        if path is not None and not path.exists():
+            print(f"pushgate rehearse: {name} {path}: no such file or directory", file=sys.stderr)  # noqa: T201
+            return EXIT_USAGE
     # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
     # report's, so their output is kept aside and shown on stderr with --verbose or when the
     # run did not end as expected.

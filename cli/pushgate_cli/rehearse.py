@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -43,6 +44,7 @@ from pushgate.versiontable import VersionTable
 
 from pushgate_cli import ledger_file
 from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
+from pushgate_cli.ecs_tasks import EcsTaskEmulator, TaskStart, default_service_python
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
 from pushgate_cli.registry import Layer, Registry, project_image, running_registry
@@ -73,8 +75,11 @@ FUNCTIONS = (
     "PrepareRolloutFunction",
     "DescribeOutcomeFunction",
     "WakeRolloutFunction",
+    "MigrationTaskFunction",
     "AwaitSnapshotFunction",
 )
+SERVICE_LOG_GROUP = "/ecs/shop-api"  # the rehearsed task definition's awslogs group
+RUNNERS = ("lambda", "task")
 INITIAL_DESIRED_COUNT = 2
 
 # detail-type of the event a run puts -> the run's status
@@ -99,6 +104,8 @@ class Scenario:
     database_reachable: bool = True
     failing_migration: bool = False
     summary: str = ""
+    task_start: TaskStart = TaskStart.RUNS  # the task runner's migration task
+    hanging_migration: bool = False  # a new revision that never ends (the task's timeout)
 
 
 SCENARIOS: Mapping[str, Scenario] = {
@@ -116,6 +123,19 @@ SCENARIOS: Mapping[str, Scenario] = {
             "failed",
             failing_migration=True,
             summary="a revision fails: schema left where it was, service untouched",
+        ),
+        Scenario(
+            "never-starts",
+            "failed",
+            task_start=TaskStart.NEVER_STARTS,
+            summary="(task runner) ECS cannot start the migration task: nothing migrated",
+        ),
+        Scenario(
+            "timeout",
+            "failed",
+            hanging_migration=True,
+            summary="(task runner) the migration task outlives MigrationTaskTimeoutSeconds: "
+            "stopped, schema back at from_revision",
         ),
         Scenario(
             "db-unavailable",
@@ -236,6 +256,12 @@ class RehearsalConfig:
     log_level: str = "WARNING"  # the functions' POWERTOOLS_LOG_LEVEL
     expect: str | None = None  # the status the run must end with; default: the scenario's
     ecs_events_lost: bool = False  # ECS's deployment events never arrive (the safety poll's case)
+    runner: str | None = None  # lambda | task; None: the --config-env environment's parameter
+    # the task runner's service: its files (None: the --migrations project, or examples/service)
+    # and its interpreter (None: this process's, whose venv has what examples/service needs)
+    service_dir: Path | None = None
+    service_python: Path | None = None
+    task_poll_wait_seconds: float = 2.0  # real seconds a task look waits for the command
     # the deploy ledger, loaded before the run and written back after it (`ledger_file`)
     ledger_file: Path | None = None
     # where run_migrations reads the scripts: "image" (the pushed image's, out of a real OCI
@@ -323,8 +349,23 @@ class RehearsalEnvironment:
             self.parameters = {
                 **samconfig_parameters(self.root / "samconfig.toml", config.config_env),
                 "MigrationsSource": config.migrations_source,
+                "ServiceLogGroupName": SERVICE_LOG_GROUP,
                 **config.parameters,
             }
+            if config.runner is not None:
+                self.parameters["MigrationRunner"] = config.runner
+            self.runner = self.parameters.get("MigrationRunner", "lambda")
+            if self.runner not in RUNNERS:
+                raise RehearsalError(f"MigrationRunner must be lambda or task, got {self.runner!r}")
+            task_only = config.scenario.hanging_migration or (
+                config.scenario.task_start is not TaskStart.RUNS
+            )
+            if task_only and self.runner != "task":
+                raise RehearsalError(
+                    f"--scenario {config.scenario.name} is the task runner's: add --runner task"
+                )
+            if config.scenario.hanging_migration:
+                self.parameters.setdefault("MigrationTaskTimeoutSeconds", "60")
         except TemplateError as exc:
             raise RehearsalError(str(exc)) from exc
         self.given_image = _given_image(config)
@@ -350,6 +391,7 @@ class RehearsalEnvironment:
             (lambda event: []) if config.ecs_events_lost else (lambda event: [event])
         )
         self.function_environments = FunctionEnvironments()
+        self.tasks: EcsTaskEmulator | None = None
         self._migrations = Path()
         self._runs = 0
         self._pushes = 0
@@ -380,11 +422,7 @@ class RehearsalEnvironment:
     def _set_up(self) -> None:
         scenario = self.config.scenario
         self.database_url = self._database()
-        source = self.config.migrations_dir or (self.root / "migrations")
-        if self.given_image is not None:
-            source = self._read_given_image(self.given_image)
-        elif not source.is_dir():
-            raise RehearsalError(f"--migrations {source}: no such directory")
+        source = self._source()
         try:  # the project read as the function reads it (no revision file imported)
             graph = RevisionGraph(source)
             self.version_table = VersionTable.from_env(
@@ -404,9 +442,15 @@ class RehearsalEnvironment:
         start = self.config.start_revision
         if start is None and not self.config.database_url:
             start = "previous"
+        if self.runner == "lambda":  # before the start is reached the Lambda runner's way
+            self._refuse_unrunnable(graph)
         if start is not None:
-            _prepare_schema(self.database_url, source, start, self.version_table)
-        self._refuse_unrunnable(graph)
+            service = None
+            if self.runner == "task":  # the service's own alembic reaches it, as its image would
+                service = (self.config.service_dir or source, self._service_python())
+            _prepare_schema(self.database_url, source, start, self.version_table, service)
+        if self.runner == "lambda":  # and what the run itself applies
+            self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
         if self.reads_images and self.given_image is None:
             self.registry = self.config.registry or self._stack.enter_context(
@@ -418,6 +462,14 @@ class RehearsalEnvironment:
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
         )
         self._stack.enter_context(self.simulator.installed())
+        if self.runner == "task":
+            self.tasks = EcsTaskEmulator(
+                service_dir=self.config.service_dir or self._migrations,
+                service_python=self._service_python(),
+                start=scenario.task_start,
+                poll_wait_seconds=self.config.task_poll_wait_seconds,
+            )
+            self._stack.enter_context(self.tasks.installed())
         self.resolver = Resolver(
             self.template, self.parameters, region=REGION, account_id=ACCOUNT_ID
         )  # parameters only, until the resources exist
@@ -430,6 +482,17 @@ class RehearsalEnvironment:
         self._alert_queue = self._route_alerts()
         self._alerted: list[dict[str, Any]] = []
         self._route_ecs_events()
+
+    def _source(self) -> Path:
+        """The rehearsed project: --image's, --migrations, --service-dir, else the default (the
+        task runner's examples/service, the Lambda runner's migrations/)."""
+        default = "examples/service" if self.runner == "task" else "migrations"
+        source = self.config.migrations_dir or self.config.service_dir or (self.root / default)
+        if self.given_image is not None:
+            return self._read_given_image(self.given_image)
+        if not source.is_dir():
+            raise RehearsalError(f"--migrations {source}: no such directory")
+        return source
 
     def _database(self) -> str:
         if self.config.database_url:
@@ -444,6 +507,9 @@ class RehearsalEnvironment:
             raise RehearsalError(f"--pg-bin: {exc}") from exc
         self._stack.enter_context(server)
         return server.create_database("rehearsal")
+
+    def _service_python(self) -> Path:
+        return self.config.service_python or default_service_python()
 
     def _refuse_unrunnable(self, graph: RevisionGraph) -> None:
         """What the function would refuse before running anything is a usage error here."""
@@ -495,7 +561,8 @@ class RehearsalEnvironment:
             raise RehearsalError(f"--image {ref}: {type(exc).__name__}: {exc}") from exc
 
     def _migrations_dir(self, source: Path) -> Path:
-        if not self.config.scenario.failing_migration:
+        scenario = self.config.scenario
+        if not (scenario.failing_migration or scenario.hanging_migration):
             return source
         scratch = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="pg-")))
         copy = scratch / source.resolve().name
@@ -506,7 +573,10 @@ class RehearsalEnvironment:
                 f"--scenario migration-fails adds a revision to a copy of {source}, but its "
                 f"version location {versions} is outside it (an absolute path?)"
             )
-        _add_failing_revision(copy, versions)
+        if scenario.hanging_migration:
+            _add_hanging_revision(copy, versions)
+        else:  # the task runner's fails after committing what ran before (autocommit_block)
+            _add_failing_revision(copy, versions, partial=self.runner == "task")
         return copy
 
     def _process_environment(self) -> dict[str, str | None]:
@@ -541,10 +611,26 @@ class RehearsalEnvironment:
                     "name": container,
                     "image": self.image_uri(repository, previous_digest),
                     "essential": True,
+                    "memoryReservation": 384,
                     "portMappings": [{"containerPort": 8000}],
                     "environment": [{"name": "APP_ENV", "value": p("EnvironmentName")}],
+                    # as the seed's: the URL from a Secrets Manager secret
+                    "secrets": [{"name": "DATABASE_URL", "valueFrom": self._service_secret()}],
+                    "logConfiguration": {
+                        "logDriver": "awslogs",
+                        "options": {
+                            "awslogs-group": SERVICE_LOG_GROUP,
+                            "awslogs-region": REGION,
+                            "awslogs-stream-prefix": "ecs",
+                        },
+                    },
                 },
-                {"name": "log-router", "image": "amazon/aws-for-fluent-bit:stable"},
+                {  # an essential sidecar: the task outlives the migration container
+                    "name": "log-router",
+                    "image": "amazon/aws-for-fluent-bit:stable",
+                    "essential": True,
+                    "memoryReservation": 128,
+                },
             ],
         )
         ecs.create_service(
@@ -553,6 +639,7 @@ class RehearsalEnvironment:
             taskDefinition=registered["taskDefinition"]["taskDefinitionArn"],
             desiredCount=INITIAL_DESIRED_COUNT,
             launchType="FARGATE",
+            networkConfiguration=self._network(),
         )
         self.simulator.remember_known_good(ACCOUNT_ID, REGION)
         boto3.client("application-autoscaling", region_name=REGION).register_scalable_target(
@@ -709,6 +796,30 @@ class RehearsalEnvironment:
             Name="pushgate/rehearsal/database", SecretString=json.dumps(secret)
         )
         return str(created["ARN"])
+
+    def _service_secret(self) -> str:
+        """The service's own secret: the database URL, as the seed's task definition had it."""
+        created = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="shop/rehearsal/database-url", SecretString=self.database_url
+        )
+        return str(created["ARN"])
+
+    @staticmethod
+    def _network() -> dict[str, Any]:
+        """The service's awsvpc network configuration (a subnet and security group in moto)."""
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+        group = ec2.create_security_group(
+            GroupName="shop-api", Description="shop-api tasks", VpcId=vpc
+        )["GroupId"]
+        return {
+            "awsvpcConfiguration": {
+                "subnets": [subnet],
+                "securityGroups": [group],
+                "assignPublicIp": "DISABLED",
+            }
+        }
 
     def _lock_table(self) -> str:
         properties = resource(self.template, "LockTable").get("Properties", {})
@@ -1027,20 +1138,60 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------
-def _prepare_schema(url: str, migrations: Path, start: str, table: VersionTable) -> None:
-    """Bring the database to where the rehearsal starts (as the released version left it)."""
+def _prepare_schema(
+    url: str,
+    migrations: Path,
+    start: str,
+    table: VersionTable,
+    service: tuple[Path, Path] | None = None,
+) -> None:
+    """Bring the database to where the rehearsal starts (as the released version left it):
+    with pushgate's runner, or with ``service`` (its directory and interpreter) its own alembic,
+    for revisions only the service's code can run."""
     try:
         target = start
         if start == "previous":
             chain = revisions_of(migrations)
             target = chain[-2] if len(chain) >= 2 else "base"
-        move_to(url, migrations, target, table)
+        if service is None:
+            move_to(url, migrations, target, table)
+        else:
+            _service_alembic(url, migrations, target, table, *service)
     except PushgateError as exc:
         where = parse_database_url(url).redacted_url if _is_url(url) else "the database"
         raise RehearsalError(
             f"cannot bring {where} to its start revision ({start}) with the scripts in "
             f"{migrations}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _service_alembic(
+    url: str, migrations: Path, target: str, table: VersionTable, directory: Path, python: Path
+) -> None:
+    """``alembic upgrade|downgrade target`` run by the service's own interpreter."""
+    graph = RevisionGraph(migrations)
+    current = current_revision(url, table)
+    wanted = None if target == "base" else target
+    if current == wanted:
+        return
+    direction = "upgrade" if graph.is_ancestor(current, wanted) else "downgrade"
+    done = subprocess.run(  # the service's own alembic, as its image runs it
+        [str(python.parent / "alembic"), direction, target],
+        cwd=directory,
+        env={
+            "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "DATABASE_URL": url,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+        raise RehearsalError(
+            f"the service's alembic could not {direction} to {target}: exit {done.returncode}: "
+            f"{tail}"
+        )
 
 
 def _is_url(url: str) -> bool:
@@ -1051,32 +1202,72 @@ def _is_url(url: str) -> bool:
     return True
 
 
-def _add_failing_revision(project: Path, versions: Path) -> None:
-    """Add a revision on top of head that creates a table, then fails (as real ones do)."""
+def _write_revision(
+    project: Path,
+    versions: Path,
+    revision: str,
+    doc: str,
+    module: str,
+    upgrade: str,
+    downgrade: str,
+) -> None:
+    """A revision file on top of the project's head (``module``: its import line)."""
     head = head_of(project)
-    body = f'''"""rehearsal: a revision that fails half-way
+    body = f'''"""rehearsal: {doc}
 
-Revision ID: rehearsal_fails
+Revision ID: {revision}
 Revises: {head}
 """
 
-from alembic import op
+{module}
 
-revision = "rehearsal_fails"
+revision = {revision!r}
 down_revision = {head!r}
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("CREATE TABLE rehearsal_half_done (id integer primary key)")
-    op.execute("SELECT 1 / 0")  # division_by_zero: the revision fails after its first step
+{upgrade}
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE rehearsal_half_done")
+{downgrade}
 '''
-    (versions / "rehearsal_fails.py").write_text(body)
+    (versions / f"{revision}.py").write_text(body)
+
+
+def _add_hanging_revision(project: Path, versions: Path) -> None:
+    """Add a revision on top of head whose upgrade never ends (the task runner's timeout)."""
+    _write_revision(
+        project,
+        versions,
+        "rehearsal_hangs",
+        "a revision that never ends",
+        "import time",
+        "    time.sleep(3600)",
+        "    pass",
+    )
+
+
+def _add_failing_revision(project: Path, versions: Path, *, partial: bool = False) -> None:
+    """Add a revision on top of head that creates a table, then fails (as real ones do); with
+    ``partial`` it first commits what ran before it and the table (an autocommit block)."""
+    create = '    op.execute("CREATE TABLE rehearsal_half_done (id integer primary key)")'
+    if partial:
+        create = (
+            "    with op.get_context().autocommit_block():  # commits the revisions before it\n"
+            f"    {create}"
+        )
+    _write_revision(
+        project,
+        versions,
+        "rehearsal_fails",
+        "a revision that fails half-way",
+        "from alembic import op",
+        f'{create}\n    op.execute("SELECT 1 / 0")  # division_by_zero: fails after its first step',
+        '    op.execute("DROP TABLE rehearsal_half_done")',
+    )
 
 
 def _given_image(config: RehearsalConfig) -> ImageRef | None:

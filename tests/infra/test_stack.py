@@ -215,6 +215,7 @@ def test_the_definition_after_substitution_passes_asl_validator(tmp_path: Path) 
         "PrepareRolloutFunction",
         "DescribeOutcomeFunction",
         "WakeRolloutFunction",
+        "MigrationTaskFunction",
         "AwaitSnapshotFunction",
     ]
     resolver = Resolver(

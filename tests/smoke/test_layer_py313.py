@@ -448,7 +448,16 @@ def _wake_rollout(run: Any, stack: Stack) -> None:
     assert run(event)["outcome"] == "ignored"
 
 
+def _migration_task(run: Any, stack: Stack) -> None:
+    result = run(load_event("migration_task_prepare"))
+    (upgrade,) = result["upgrade"]["Overrides"]["ContainerOverrides"]
+    (downgrade,) = result["downgrade"]["Overrides"]["ContainerOverrides"]
+    assert upgrade["Command"] == ["alembic", "upgrade", "head"]  # the template's default
+    assert downgrade["Command"] == ["alembic", "downgrade", "base"]  # from_revision null
+
+
 CASES = {
+    "migration_task": _migration_task,
     "await_snapshot": _await_snapshot,
     "prune_snapshots": _prune_snapshots,
     "compensate_run": _compensate_run,

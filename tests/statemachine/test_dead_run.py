@@ -11,7 +11,7 @@ handler, invoked with the event the ExecutionStatusRule would deliver.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -160,12 +160,17 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
 
 
 def run_dying(
-    world: World, ending: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    world: World,
+    ending: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    shape: Callable[[dict[str, Any]], None] = lambda states: None,
 ) -> tuple[ExecutionReport, ModuleType]:
-    """Run the dying machine; return its report and compensate_run, cold-started for it."""
+    """Run the dying machine (its states changed by ``shape`` first); return its report and
+    compensate_run, cold-started for it."""
     migrations = load_handler("run_migrations", fresh=True)
     arn = world.sfn.register_lambda("run-migrations", migrations.lambda_handler)
     states = json.loads(dying_run(arn, ending))
+    shape(states["States"])
     states["States"]["Compensate inside"] = {"Type": "Pass", "End": True}
     machine = world.sfn.create_state_machine("deploy", json.dumps(states))
     report = world.sfn.run(

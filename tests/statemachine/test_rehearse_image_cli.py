@@ -17,16 +17,31 @@ pytestmark = [pytest.mark.statemachine, pytest.mark.registry]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "service"
 
 
-def test_by_default_the_example_service_is_pushed_and_its_scripts_read_from_the_registry(
+def test_by_default_the_lambda_runners_project_is_pushed_and_its_scripts_read_from_the_registry(
     database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # WHEN the default rehearsal runs
+    # WHEN the default rehearsal runs (dev: the Lambda runner)
     code = main(["rehearse", "--database-url", database_url, "--start-revision", "previous"])
     # THEN it succeeded and says the scripts were read from the pushed image, by digest
     out = capsys.readouterr().out
     assert code == EXIT_OK, out
     line = next(line for line in out.splitlines() if line.startswith("scripts"))
     assert "migrations read from image " in line
+    assert "/shop/api@sha256:" in line
+    # AND the database is at migrations/' head: the project the Lambda runner can run
+    assert revision(database_url) == HEAD
+
+
+def test_with_the_task_runner_the_example_service_is_pushed_and_migrated_by_its_own_alembic(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN the rehearsal runs with the task runner and no project named
+    arguments = ["--database-url", database_url, "--start-revision", "previous"]
+    code = main(["rehearse", "--runner", "task", *arguments])
+    # THEN it succeeded with the scripts read from the pushed image of examples/service
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    line = next(line for line in out.splitlines() if line.startswith("scripts"))
     assert "/shop/api@sha256:" in line
     # AND the database is at the example service's head (its own scripts, not migrations/)
     versions = sorted((EXAMPLE / "migrations" / "versions").glob("*.py"))

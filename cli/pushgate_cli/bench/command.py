@@ -17,6 +17,7 @@ from pushgate_cli.bench.cold_start import measure_cold_starts
 from pushgate_cli.bench.cost import PRICES, price_lines
 from pushgate_cli.bench.image import measure_image
 from pushgate_cli.bench.rehearsal import measure_rehearsal
+from pushgate_cli.bench.runners import measure_runners
 from pushgate_cli.bench.sizes import measure_sizes
 from pushgate_cli.bench.stack import CONFIG_ENV, stack_functions
 from pushgate_cli.bench.table import Row, Section, render_table
@@ -28,6 +29,7 @@ _TITLES = {
     "package sizes": "Package sizes",
     "warm latency and the seed's way": "Warm latency and per task start",
     "the rehearsal": "Rehearsal and cost",
+    "both runners": "Both runners",
     "the image's scripts": "Reading the scripts out of an image",
 }
 # `pushgate bench --only NAME`: one part alone (its figures and budgets, nothing else measured)
@@ -123,6 +125,7 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
                 report, repeat, _safety_poll(template, parameters), cold, functions, logs
             ),
         )
+        attempt("both runners", lambda: measure_runners(report, logs))
 
     machine = (
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "

@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from shop_api.types import Cents
+
 
 class Base(DeclarativeBase):
     pass
@@ -31,6 +33,7 @@ class Order(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     total_cents: Mapped[int] = mapped_column(BigInteger)
+    refunded_cents: Mapped[int] = mapped_column(Cents, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(20), server_default=text("'pending'"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

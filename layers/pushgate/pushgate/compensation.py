@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pushgate.deadrun import CompensationReport, CompensationSettings, DeadRun, StepFailed
+from pushgate.errors import DowngradeTaskNotRun
 
 SOURCE = "pushgate"
 
@@ -45,7 +47,11 @@ class Compensation:
         if moved_service:
             self._update_service(desiredCount=0)
             report.steps.append("scaled the service to zero")
-        if dead.started_migrating:
+        if dead.started_migrating and dead.runner == "task":
+            # where the schema is, read (the revert's rule, on the image's parsed graph)
+            report.revert = self._run_migrations("check_revert", dead.from_revision, dead.image)
+            self._no_downgrade_task(dead, report.revert)
+        elif dead.started_migrating:
             report.revert = self._revert(dead.from_revision, dead.image)
             if report.revert.get("applied"):
                 report.steps.append(f"reverted the schema to {dead.from_revision or 'base'}")
@@ -72,7 +78,48 @@ class Compensation:
     def _revert(self, from_revision: str | None, image: dict[str, str] | None) -> dict[str, Any]:
         """run_migrations' revert, with the pushed image's scripts when the run had described
         its push; StepFailed with its error when it raised."""
-        event: dict[str, Any] = {"action": "revert", "from_revision": from_revision}
+        return self._run_migrations("revert", from_revision, image)
+
+    def _no_downgrade_task(self, dead: DeadRun, read: dict[str, Any]) -> None:
+        """A task-runner run, its schema ``read`` by check_revert. Nothing is downgraded here:
+        the downgrade is the service's own command in its image, a task this function does not
+        run, so a schema to undo (or a task never seen to stop) is StepFailed
+        (DowngradeTaskNotRun) saying where the schema is and what to run."""
+        unfinished = dead.unfinished_tasks()
+        if not read.get("downgrade") and not unfinished:
+            return  # at the run's from_revision: nothing to undo
+        start, now = dead.from_revision or "base", read.get("to_revision") or "base"
+        request = dead.downgrade_request
+        overrides = request.get("Overrides", {}).get("ContainerOverrides", [{}])[0]
+        command = shlex.join(overrides.get("Command") or []) or (
+            f"MigrationDowngradeCommand with {{from_revision}} = {start}"
+        )
+        run = (
+            f"run `{command}` in container {overrides.get('Name', 'the migration container')} "
+            f"of {request.get('TaskDefinition') or 'the pushed image'}"
+        )
+        if unfinished:
+            tasks = ", ".join(unfinished)
+            todo = (
+                f"task {tasks} was never seen to stop and may still be moving it: stop it "
+                f"(ecs stop-task --cluster {self.config.cluster}) or let it end; then, if the "
+                f"version table no longer reads {start}, {run}"
+            )
+        else:
+            todo = f"{run}, then check that the version table reads {start}"
+        where = (
+            "the run's from_revision" if now == start else f"not the run's from_revision {start}"
+        )
+        raise StepFailed(
+            DowngradeTaskNotRun.__name__,
+            f"the schema is at {now}, {where}. compensate_run runs no ECS task (the downgrade is "
+            f"the service's own command, in its image), so nothing was downgraded: {todo}",
+        )
+
+    def _run_migrations(
+        self, action: str, from_revision: str | None, image: dict[str, str] | None
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {"action": action, "from_revision": from_revision}
         if image is not None:
             event["image"] = image
         reply = self._lambda.invoke(

@@ -13,7 +13,10 @@ a timeout and an abort end the execution without its own compensation. The statu
 3. compensates as the matrix says, each step idempotent (a second invocation repeats nothing
    harmful): the service to zero when it is not on the previous task definition, the schema
    reverted to the starting revision (run_migrations' ``revert``: only if the database is
-   between it and head, ``SchemaDrift`` otherwise), the previous version restored when
+   between it and head, ``SchemaDrift`` otherwise; for a task-runner run, whose downgrade is
+   the service's own command in its image, only read with ``check_revert``: a schema to undo
+   is ``DowngradeTaskNotRun``, its cause where the schema is and what to run), the previous
+   version restored when
    ``RESTORE_PREVIOUS_VERSION``; a failed step stops the others (nothing guessed);
 4. releases the lock if that execution still owns it, and alerts: "Deployment Rolled Back",
    "Rollback Failed", or "Deployment Failed" when the run had touched nothing.
@@ -121,12 +124,45 @@ class DeadRun:
         return {"registry": registry, "repository": repository, "digest": digest}
 
     @property
+    def runner(self) -> str:
+        """The run's MigrationRunner (``lambda`` or ``task``), as its settings recorded it."""
+        return "task" if self._section("settings").get("migration_runner") == "task" else "lambda"
+
+    @property
+    def downgrade_request(self) -> Mapping[str, Any]:
+        """The task runner's prepared downgrade runTask request (empty before it was made)."""
+        requests = self._section("task").get("requests")
+        found = requests.get("downgrade") if isinstance(requests, Mapping) else None
+        return found if isinstance(found, Mapping) else {}
+
+    def unfinished_tasks(self) -> list[str]:
+        """The ARNs of the run's migration or downgrade tasks it started and never saw stop."""
+        task = self._section("task")
+        arns = []
+        for started, outcome in (
+            ("started", "outcome"),
+            ("downgrade_started", "downgrade_outcome"),
+        ):
+            value = task.get(started)
+            tasks = value.get("tasks") if isinstance(value, Mapping) else None
+            if isinstance(tasks, list) and task.get(outcome) is None:
+                arns += [_task_arn(t) for t in tasks if _task_arn(t)]
+        return arns
+
+    @property
     def lock_id(self) -> str | None:
         value = self._section("lock").get("id")
         return value if isinstance(value, str) else None
 
     def report(self, key: str) -> Any:
         return self._section(key)
+
+
+def _task_arn(task: Any) -> str:
+    """A runTask reply's task ARN (the SDK integration's TaskArn, the API's taskArn), or ""."""
+    if not isinstance(task, Mapping):
+        return ""
+    return str(task.get("TaskArn") or task.get("taskArn") or "")
 
 
 def parse_status_change(event: Any, expected_machine: str) -> tuple[str, str]:

@@ -67,6 +67,38 @@ class SchemaDrift(MigrationError):
     """The database is not at the revision this run expected. Nothing was done."""
 
 
+class MigrationTaskError(MigrationError):
+    """Base of the task runner's errors (MigrationRunner task): the one-off ECS task that runs
+    MigrationCommand in the pushed image."""
+
+
+class MigrationTaskRunning(MigrationTaskError):
+    """The migration container has not exited yet, within MigrationTaskTimeoutSeconds. The state
+    machine retries the watch; not a failure."""
+
+
+class MigrationTaskFailed(MigrationTaskError):
+    """The migration container exited non-zero, or the task stopped before it exited. The schema
+    may have moved part-way: the run's compensation reads where it is."""
+
+
+class MigrationTaskTimeout(MigrationTaskError):
+    """The migration container was still running after MigrationTaskTimeoutSeconds; the task was
+    stopped. The schema may have moved part-way."""
+
+
+class MigrationTaskNotStarted(MigrationTaskError):
+    """ECS never started the migration container (no capacity, an image it could not pull, a
+    secret it could not read): nothing ran, nothing was migrated."""
+
+
+class DowngradeTaskNotRun(MigrationTaskError):
+    """compensate_run found a dead task-runner run's schema past its from_revision, or one of
+    its tasks never seen to stop, and ran no downgrade task (it runs no ECS task: the downgrade
+    is the service's own command, in its image). Its cause says where the schema is and what
+    to run."""
+
+
 class RolloutError(PushgateError):
     """Base of the errors raised while preparing the ECS rollout."""
 

@@ -44,6 +44,12 @@ CLUSTER_NAME: Final = "CLUSTER_NAME"
 SERVICE_NAME: Final = "SERVICE_NAME"
 CONTAINER_NAME: Final = "CONTAINER_NAME"
 
+# the task runner (migration_task; MigrationRunner task), with CLUSTER_NAME and CONTAINER_NAME
+# and the MIGRATION_*_TIMEOUT_MS above (they become the task's PGOPTIONS)
+MIGRATION_COMMAND: Final = "MIGRATION_COMMAND"  # default: alembic upgrade head
+MIGRATION_DOWNGRADE_COMMAND: Final = "MIGRATION_DOWNGRADE_COMMAND"  # {from_revision} filled in
+MIGRATION_TASK_TIMEOUT_SECONDS: Final = "MIGRATION_TASK_TIMEOUT_SECONDS"  # then stopTask
+
 # the push (describe_push): the repository this stack deploys, its registry's account and region
 REPOSITORY_NAME: Final = "REPOSITORY_NAME"
 REPOSITORY_ACCOUNT_ID: Final = "REPOSITORY_ACCOUNT_ID"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, NotRequired, TypedDict, cast
+from typing import Any, Final, Literal, NotRequired, TypedDict, cast, get_args
 
 from pushgate import settings
 from pushgate.database import read_positive_number
@@ -18,9 +18,12 @@ DEFAULT_LOCK_TIMEOUT_MS: Final = 3_000  # a DDL lock is waited for at most 3 s, 
 DEFAULT_STATEMENT_TIMEOUT_MS: Final = 120_000  # no single statement runs longer than 2 min
 DEFAULT_LOCK_WAIT_SECONDS: Final = 60.0  # how long to wait for another run's advisory lock
 
-Action = Literal["plan", "upgrade", "downgrade", "revert", "read"]
+Action = Literal[
+    "plan", "upgrade", "downgrade", "revert", "read", "inspect", "check_revert", "check_upgrade"
+]
 Direction = Literal["upgrade", "downgrade"]
-ACTIONS: Final[tuple[Action, ...]] = ("plan", "upgrade", "downgrade", "revert", "read")
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+READ_ONLY: Final = frozenset[Action]({"plan", "inspect", "check_revert", "check_upgrade"})
 Source = Literal["image", "bundled"]
 SOURCES: Final[tuple[Source, ...]] = ("image", "bundled")
 
@@ -55,6 +58,7 @@ class MigrationResult(TypedDict):
     sql: NotRequired[str]  # plan only
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
     schema_ahead: bool  # the database is past this image's head (the serving image's): nothing run
+    downgrade: NotRequired[bool]  # check_revert: a downgrade task has this run's work to undo
 
 
 class ScriptsRead(TypedDict):
@@ -144,7 +148,8 @@ class MigrationRequest:
         "digest", "platform"?}, "serving_image"?: {"registry", "repository", "digest"},
         "serving_containers"?: {"container", "names", "images"}}``, or
         ``{"action": "revert", "from_revision": str | null, "image"?}`` (null: base), or
-        ``{"action": "read", "image"?}`` (the scripts, no database); raises InvalidRequest.
+        ``{"action": "read", "image"?}`` (the scripts, no database); ``check_upgrade``: an
+        upgrade's keys but no target (read-only); raises InvalidRequest.
 
         A downgrade's ``"target": null`` means base (the database had no revision before the
         run); a downgrade without a target is refused. An upgrade or plan goes to head unless
@@ -154,17 +159,11 @@ class MigrationRequest:
         action = event.get("action")
         if action not in ACTIONS:
             raise InvalidRequest(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
-        if action == "revert":
-            return cls._revert(event)
+        if action in ("revert", "inspect", "check_revert"):
+            return cls._from_start(cast(Action, action), event)
         if action == "read":
             return cls._read(event)
-        target = event.get("target")
-        if action == "downgrade" and "target" not in event:
-            raise InvalidRequest(
-                "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
-            )
-        if target is None:
-            target = "base" if action == "downgrade" else "head"
+        target = _target_of(cast(Action, action), event)
         expected = event.get("expected_current")
         for name, value in (("target", target), ("expected_current", expected)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -197,24 +196,38 @@ class MigrationRequest:
         return cls(action="read", target="head", image=image, platform=platform)
 
     @classmethod
-    def _revert(cls, event: Mapping[str, Any]) -> MigrationRequest:
-        """Put the database back at ``from_revision`` if, and only if, this run moved it (see
-        :mod:`pushgate.migrator.revert`). The key is required: null is base, absent is an
-        error (a revert aimed at base by accident would drop everything)."""
+    def _from_start(cls, action: Action, event: Mapping[str, Any]) -> MigrationRequest:
+        """``revert`` (:mod:`pushgate.migrator.revert`), ``inspect`` (also ``expected_current``)
+        and ``check_revert`` (:mod:`pushgate.migrator.inspect`) from ``from_revision``: required,
+        null is base (a revert aimed at base by accident would drop everything)."""
         if "from_revision" not in event:
-            raise InvalidRequest("a revert needs 'from_revision' (a revision, or null for base)")
+            raise InvalidRequest(
+                f"{'a revert' if action == 'revert' else action} needs 'from_revision' "
+                "(a revision, or null for base)"
+            )
         start = event["from_revision"]
         if start is not None and (not isinstance(start, str) or not start.strip()):
             raise InvalidRequest(f"from_revision must be a revision id or null, got {start!r}")
-        extra = sorted(set(event) - {"action", "from_revision", "image"})
+        allowed = {"action", "from_revision", "image"} | (
+            {"expected_current"} if action == "inspect" else set()
+        )
+        extra = sorted(set(event) - allowed)
         if extra:
+            what = "a revert" if action == "revert" else action
             raise InvalidRequest(
-                f"a revert takes only from_revision and image, not {', '.join(extra)}"
+                f"{what} takes only {', '.join(sorted(allowed - {'action'}))}, "
+                f"not {', '.join(extra)}"
             )
+        expected = event.get("expected_current")
+        if "expected_current" in event and expected is None:
+            expected = "base"  # inspect: an explicit null expects a database without a revision
+        if expected is not None and (not isinstance(expected, str) or not expected.strip()):
+            raise InvalidRequest(f"expected_current must be a non-empty string, got {expected!r}")
         image, platform = _image_of(event.get("image"))
         return cls(
-            action="revert",
+            action=action,
             target=start.strip() if start else "base",
+            expected_current=expected.strip() if isinstance(expected, str) else None,
             image=image,
             platform=platform,
         )
@@ -246,6 +259,18 @@ def serving_image_of(value: Any) -> ImageRef | None:
     if len(found) != 1 or "@" not in found[0]:
         return None
     return ImageRef.parse(found[0])
+
+
+def _target_of(action: Action, event: Mapping[str, Any]) -> Any:
+    """A downgrade names its target (null: base); check_upgrade none; others default to head."""
+    if action == "downgrade" and "target" not in event:
+        raise InvalidRequest(
+            "a downgrade needs a target (a revision, 'base', '-N', or null for base)"
+        )
+    if action == "check_upgrade" and "target" in event:
+        raise InvalidRequest("check_upgrade judges an upgrade to head: it takes no target")
+    target = event.get("target")
+    return ("base" if action == "downgrade" else "head") if target is None else target
 
 
 def _image_of(value: Any) -> tuple[ImageRef | None, Platform | None]:

@@ -44,9 +44,11 @@ from sqlalchemy.engine import Connection
 from pushgate.database import DatabaseSettings, describe_error, reraise_classified
 from pushgate.errors import InvalidRequest, MigrationFailed, PushgateError, SchemaDrift
 from pushgate.migrator.connection import Connections, advisory_lock, current_revision, logger
+from pushgate.migrator.inspect import read_only_result
 from pushgate.migrator.outcome import Session, settle_lost_commit
 from pushgate.migrator.plan import Plan, make_plan, offline_sql, pending_revision
 from pushgate.migrator.request import (
+    READ_ONLY,
     MigrationRequest,
     MigrationResult,
     MigrationSettings,
@@ -110,7 +112,7 @@ class Migrator:
             with reraise_classified(), self._connections.open(db) as conn:
                 lock = (
                     nullcontext()
-                    if request.action == "plan"
+                    if request.action in READ_ONLY
                     else advisory_lock(conn, self.settings.lock_wait_seconds, limits.stop_at)
                 )
                 with lock:
@@ -144,6 +146,12 @@ class Migrator:
         ahead: AheadCheck | None,
     ) -> MigrationResult:
         table = self.settings.version_table
+        if request.action in ("inspect", "check_revert"):
+            return read_only_result(self.graph, request, target, current)
+        if request.action == "check_upgrade":  # before an upgrade task: decided, nothing run
+            result = migration_result("check_upgrade", current, current, [])
+            result["schema_ahead"] = self._known_or_ahead(request, current, ahead)
+            return result
         if request.action == "revert":
             back_to = revert_target(self.graph, target, current)
             if back_to is None:
@@ -154,9 +162,7 @@ class Migrator:
             return migration_result("revert", current, plan.to_revision, applied)
         if isinstance(target, Revision) and target.id == current:
             return migration_result(request.action, current, current, [])  # idempotent
-        schema_ahead = self._schema_ahead(request, current, ahead)
-        if not schema_ahead:
-            self.graph.check_known(current)
+        schema_ahead = self._known_or_ahead(request, current, ahead)
         expected = request.expected_current
         if expected is not None and (None if expected == "base" else expected) != current:
             raise SchemaDrift(
@@ -178,18 +184,23 @@ class Migrator:
         self._log_committed(request, plan, applied)
         return migration_result(request.action, current, plan.to_revision, applied)
 
-    def _schema_ahead(
+    def _known_or_ahead(
         self, request: MigrationRequest, current: str | None, ahead: AheadCheck | None
     ) -> bool:
-        """An older image over the newer schema of the serving image's scripts: the database's
-        revision is unknown here and ``ahead`` says it descends from this project's head."""
-        return (
+        """Whether the database is ahead (``schema_ahead``): an older image over the newer
+        schema of the serving image's scripts, the database's revision unknown here and
+        ``ahead`` saying it descends from this project's head. False when this project knows
+        the revision; SchemaDrift when neither does."""
+        schema_ahead = (
             current is not None
             and request.action != "downgrade"
             and ahead is not None
             and not knows(self.graph, current)
             and ahead(self.graph.head(), current)
         )
+        if not schema_ahead:
+            self.graph.check_known(current)
+        return schema_ahead
 
     @staticmethod
     def _log_committed(request: MigrationRequest, plan: Plan, applied: list[str]) -> None:
