@@ -332,6 +332,31 @@ class FunctionEnvironments:
         with self._lock, _environ(values):
             yield
 
+    @contextlib.contextmanager
+    def guarding_clients(self) -> Iterator[None]:
+        """While it lasts, every AWS client of this process is made under the same lock.
+
+        Making a client iterates ``os.environ`` (botocore's proxy lookup), and an invocation on
+        another thread may be taking variables out of it: unguarded, the iteration now and then
+        fails (``KeyError`` of a variable removed under it), and the interpreter's SDK or Lambda
+        integration that was making the client ends its run with a States.Runtime AWS would
+        never raise. botocore's ``Session.create_client`` is where boto3, botocore and moto's
+        interpreter all make theirs."""
+        from botocore.session import Session
+
+        original = Session.create_client
+        lock = self._lock
+
+        def create_client(session: Session, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(session, *args, **kwargs)
+
+        Session.create_client = create_client
+        try:
+            yield
+        finally:
+            Session.create_client = original
+
 
 _SETTINGS_NAMES = {
     value for key, value in vars(settings).items() if key.isupper() and isinstance(value, str)
@@ -458,6 +483,7 @@ class RehearsalEnvironment:
             )
             self._image_layers = project_image(self._migrations, self.migrations_path)
         self._stack.enter_context(_environ(self._process_environment()))
+        self._stack.enter_context(self.function_environments.guarding_clients())
         self.aws = self._stack.enter_context(
             OfflineStepFunctions(region=REGION, time_scale=self.config.time_scale)
         )
