@@ -51,7 +51,8 @@ def _client(region: str) -> Any:
     """Step Functions of ``region`` (made once per warm instance: a waiting run asks again
     every minute)."""
     from botocore.config import Config
-    from botocore.session import Session
+
+    from pushgate.aws import Clients
 
     config = Config(
         region_name=region,
@@ -59,7 +60,7 @@ def _client(region: str) -> Any:
         read_timeout=5,
         retries={"mode": "standard", "max_attempts": 3},
     )
-    return Session().create_client("stepfunctions", config=config)
+    return Clients().now("stepfunctions", config)
 
 
 def _describe(owner: ExecutionArn) -> OwnerLook:
