@@ -15,7 +15,8 @@ can have it:
   ``/opt`` is read-only, so a cold start either finds byte code in the layer or compiles every
   module from source, every time.
 - The environment is the one Lambda sets (region, function name, memory, handler, task root,
-  log level and format, X-Ray's variables) plus the function's own variables from template.yaml.
+  log level and format, X-Ray's variables, the execution role's credentials as placeholders)
+  plus the function's own variables from template.yaml.
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_FORMAT": "JSON",  # template Globals: LoggingConfig
         "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        # the execution role's temporary credentials, always in a function's environment: an
+        # SDK client finds them first and never looks further (no config files, no instance
+        # metadata). Placeholders here; a caller that calls AWS passes its own in ``extra``.
+        "AWS_ACCESS_KEY_ID": "execution-role-placeholder",
+        "AWS_SECRET_ACCESS_KEY": "execution-role-placeholder",
+        "AWS_SESSION_TOKEN": "execution-role-placeholder",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",  # Tracing: Active
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
         "LAMBDA_TASK_ROOT": str(function_dir),

@@ -14,26 +14,27 @@ MigrationTaskTimeout, MigrationTaskNotStarted, InvalidRequest (pushgate.errors).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from pushgate.aws import Clients
 from pushgate.errors import InvalidRequest, MigrationTaskRunning, PushgateError
 from pushgate.migration_task import TaskRunnerSettings, task_requests
 from pushgate.task_watch import TaskWatcher, WatchRequest
 
+if TYPE_CHECKING:  # annotations only: its import is ~2 ms of every cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 metrics = Metrics()
 
-# cold start: a missing or unsplittable command, or a bad timeout, fails here, clearly
+# cold start: a missing or unsplittable command, or a bad timeout, fails here, clearly.
+# "prepare" calls no AWS API, and the logs are read once, when the task has stopped: both
+# clients are made on their first use (pushgate.aws), not in every cold start.
 RUNNER = TaskRunnerSettings.from_env(os.environ)
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-WATCHER = TaskWatcher(
-    RUNNER, boto3.client("ecs", config=_CONFIG), boto3.client("logs", config=_CONFIG)
-)
+_CLIENTS = Clients()
+WATCHER = TaskWatcher(RUNNER, _CLIENTS.on_first_use("ecs"), _CLIENTS.on_first_use("logs"))
 
 
 @logger.inject_lambda_context(clear_state=True)

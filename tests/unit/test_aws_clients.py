@@ -37,3 +37,11 @@ def test_a_client_on_first_use_is_made_when_first_called_and_only_once(session: 
     assert first.service_model.service_name == "stepfunctions"
     assert sfn.meta is first
     assert first.region_name == "eu-west-1"
+
+
+def test_a_client_in_another_region_is_made_there(session: Session) -> None:
+    # GIVEN the clients of a function in eu-west-1 / WHEN an ECR client of another registry's
+    # region is asked for (an image pulled from us-east-2) / THEN it is that region's
+    ecr = Clients(session).now("ecr", region="us-east-2")
+    assert ecr.meta.region_name == "us-east-2"
+    assert ecr.meta.config.retries == RETRIES.retries

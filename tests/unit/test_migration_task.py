@@ -3,12 +3,19 @@ split it, the downgrade never relative, the run's timeouts, the service's own ne
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pushgate import settings
+from pushgate.aws import OnFirstUse
 from pushgate.errors import InvalidRequest
 from pushgate.migration_task import TaskRunnerSettings, task_requests
+from pushgate_cli.handlers import load_handler
+
+from tests.helpers import load_event
+
+if TYPE_CHECKING:
+    from pushgate_cli.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.unit
 
@@ -94,3 +101,22 @@ def test_a_service_the_runner_cannot_copy_is_refused_before_anything_runs() -> N
                 runner,
                 {"task_definition": TASK_DEFINITION, "from_revision": None, "service": service},
             )
+
+
+def test_a_cold_start_and_a_prepare_make_no_aws_client(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> None:
+    """GIVEN migration_task loaded afresh WHEN it prepares a run's requests (no AWS API call)
+    THEN neither its ECS nor its Logs client was made: both are made on the first watch, so the
+    cold start that prepares pays for neither model (pushgate.aws)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    handler = load_handler("migration_task", fresh=True)
+
+    result = handler.lambda_handler(load_event("migration_task_prepare"), lambda_context)
+
+    assert set(result) == {"upgrade", "downgrade"}
+    assert isinstance(handler.WATCHER.ecs, OnFirstUse)
+    assert isinstance(handler.WATCHER.logs, OnFirstUse)
+    assert (handler.WATCHER.ecs.made(), handler.WATCHER.logs.made()) == (False, False)

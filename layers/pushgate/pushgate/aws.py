@@ -48,10 +48,13 @@ class Clients:
     def __init__(self, session: Session | None = None) -> None:
         self._session = session if session is not None else Session()
 
-    def now(self, service: str, config: Config | None = RETRIES) -> Any:
-        """The client of ``service``, made now (every invocation calls it)."""
-        return self._session.create_client(service, config=config)
+    def now(self, service: str, config: Config | None = RETRIES, region: str | None = None) -> Any:
+        """The client of ``service``, made now (every invocation calls it), in ``region`` (else
+        the process's, ``AWS_REGION``)."""
+        return self._session.create_client(service, region_name=region, config=config)
 
-    def on_first_use(self, service: str, config: Config | None = RETRIES) -> Any:
+    def on_first_use(
+        self, service: str, config: Config | None = RETRIES, region: str | None = None
+    ) -> Any:
         """The client of ``service``, made when the handler first calls it."""
-        return OnFirstUse(lambda: self.now(service, config))
+        return OnFirstUse(lambda: self.now(service, config, region))

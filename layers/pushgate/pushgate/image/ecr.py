@@ -37,7 +37,8 @@ def ecr_authorization(
     clock: Callable[[], float] = time.time,
 ) -> Authorization:
     """The Authorization header for ``registry``, fetched on first use (``client(region)``
-    makes the ECR client, boto3's by default; ``clock`` tells the time, in epoch seconds)."""
+    makes the ECR client, botocore's by default, :mod:`pushgate.aws`; ``clock`` tells the
+    time, in epoch seconds)."""
     match = ECR_REGISTRY_PATTERN.fullmatch(registry)
     if match is None:
         raise InvalidRequest(f"{registry!r} is not an ECR registry")
@@ -47,17 +48,17 @@ def ecr_authorization(
         cached = _tokens.get(registry)
         if cached is not None and cached[1] - TOKEN_MARGIN_SECONDS > clock():
             return cached[0]
-        value, expires = _fetch(client(region) if client else _boto3_ecr(region), registry, clock)
+        value, expires = _fetch(client(region) if client else _ecr_client(region), registry, clock)
         _tokens[registry] = (value, expires)
         return value
 
     return header
 
 
-def _boto3_ecr(region: str) -> Any:
-    import boto3  # only when an ECR image is read
+def _ecr_client(region: str) -> Any:
+    from pushgate.aws import Clients  # botocore: only when an ECR image is read
 
-    return boto3.client("ecr", region_name=region)
+    return Clients().now("ecr", region=region)
 
 
 def _fetch(ecr: Any, registry: str, clock: Callable[[], float]) -> tuple[str, float]:
