@@ -8,7 +8,11 @@ template give that function). Two variants of the same layer, interleaved so dri
 machine hits both alike: "as built" (with its byte code) and "without byte code" (the same
 files, byte code removed: what every cold start paid before). Beside them the bare
 interpreter's start and ``import alembic`` from the same layer with byte code, on the same
-interpreter in the same run (run_migrations' budget is relative to it).
+interpreter in the same run (run_migrations' budget is relative to it), and each budget's floor:
+the packages the stack is built on (pg8000, Powertools' Logger, alembic, the runtime's botocore
+and one client), imported as the handlers use them and with nothing of pushgate's, so a line
+shows how much of its figure is pushgate's own and whether its budget is reachable at all on
+this machine.
 """
 
 from __future__ import annotations
@@ -75,6 +79,43 @@ def budget_for(name: str, modules: Sequence[str]) -> ColdStartBudget:
     return BUDGETS["check_database"]
 
 
+# A budget's floor: what every function judged by it must load, as its handler uses it, and
+# nothing of pushgate's (the brief's stack: pg8000 and Powertools' Logger for a database function,
+# alembic and SQLAlchemy's pg8000 dialect for the migration, the runtime's botocore and one
+# client for a function that calls AWS). Each is a module of its own, timed like a handler.
+FLOORS: Final[dict[str, tuple[str, str]]] = {
+    "check_database": (
+        "pg8000, Powertools' Logger",
+        "import pg8000.native\nfrom aws_lambda_powertools import Logger\nLogger()\n",
+    ),
+    "run_migrations": (
+        "alembic, SQLAlchemy's pg8000 dialect, pg8000, Powertools' Logger",
+        "import alembic\nimport sqlalchemy.dialects.postgresql.pg8000\nimport pg8000.native\n"
+        "from aws_lambda_powertools import Logger\nLogger()\n",
+    ),
+    "prepare_rollout": (
+        "botocore and one client (ECS), Powertools' Logger",
+        "from botocore.session import Session\nfrom aws_lambda_powertools import Logger\n"
+        "Logger()\nSession().create_client('ecs')\n",
+    ),
+}
+FLOOR_MODULE: Final = "floor"
+
+
+def floor_label(name: str) -> str:
+    return f"floor of {name}'s budget"
+
+
+def write_floors(directory: Path) -> dict[str, Path]:
+    """Each floor as ``<directory>/<budget>/floor.py``: the directory to start it from."""
+    found = {}
+    for name, (_, source) in FLOORS.items():
+        (directory / name).mkdir(parents=True)
+        (directory / name / f"{FLOOR_MODULE}.py").write_text(source)
+        found[name] = directory / name
+    return found
+
+
 def without_byte_code(layer: Path, directory: Path) -> Path:
     """A copy of the layer's python/ with every ``__pycache__`` left out."""
     copy = directory / "python"
@@ -106,6 +147,16 @@ def _budget_row(
         f"<= {budget.limit} x import alembic{borrowed}",
     )
     return Row(f"{function.name} {AS_BUILT}", f"{value} = {ratio:.2f} x", text, verdict)
+
+
+def _floor_row(name: str, floor_ms: float, alembic_ms: float) -> Row:
+    what = FLOORS[name][0]
+    budget = BUDGETS[name]
+    if budget.kind == "ms":
+        value = f"import {fmt_ms(floor_ms)} ({floor_ms / budget.limit:.2f} x the budget)"
+    else:
+        value = f"import {fmt_ms(floor_ms)} = {floor_ms / alembic_ms:.2f} x import alembic"
+    return Row(f"  floor: {what}", value)
 
 
 def _run_probes(
@@ -166,6 +217,8 @@ def measure_cold_starts(
         base_env = lambda_environment(first.name, function_dir(first.name), first.memory_mb, {})
         probes.append((BARE, built, function_dir(first.name), "os", base_env))
         probes.append((ALEMBIC, built, function_dir(first.name), "alembic", base_env))
+        for name, directory in write_floors(Path(scratch) / "floors").items():
+            probes.append((floor_label(name), built, directory, FLOOR_MODULE, base_env))
         for function in functions:
             directory = function_dir(function.name)
             env = lambda_environment(
@@ -193,6 +246,8 @@ def measure_cold_starts(
                 row.verdict,
             )
         )
+        if function.name in FLOORS:
+            rows.append(_floor_row(function.name, med[floor_label(function.name)], alembic))
         if function.name == "check_database":
             heavy = [m for m in HEAVY if m in loaded]
             verdict: Verdict = report.expectation(
@@ -219,5 +274,7 @@ def measure_cold_starts(
         "median_import_ms": med,
         "median_process_ms": med_process,
         "init_ms": {f.name: med_process[f"{f.name} {AS_BUILT}"] for f in functions},
+        "floor_import_ms": {name: med[floor_label(name)] for name in FLOORS},
+        "floor_packages": {name: what for name, (what, _) in FLOORS.items()},
         "runs_import_ms": imports,
     }
