@@ -21,6 +21,7 @@ from pushgate_cli.bench.cost import (
     polls_for,
     transitions_for,
 )
+from pushgate_cli.bench.image import cold_lower_bound_ms
 from pushgate_cli.bench.overhead import MissingColdStart, overhead, polling_lag_s
 from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
 from pushgate_cli.bench.sizes import never_shipped, package_sizes
@@ -296,3 +297,10 @@ def test_own_overhead_of_a_run_that_invoked_an_unmeasured_function_is_refused() 
 def test_polling_notices_a_rollout_half_an_interval_late_on_average() -> None:
     assert polling_lag_s(60) == 30
     assert polling_lag_s(10) == 5
+
+
+def test_a_cold_reads_least_time_is_the_cpu_it_cannot_avoid_spread_over_the_cpus() -> None:
+    # GIVEN hashing 187 ms, receiving 48 ms and the registry serving 160 ms of CPU
+    # WHEN the machine has 2 CPUs, or 4 / THEN no reader can end sooner than the share of each
+    assert cold_lower_bound_ms(187.0, 48.0, 160.0, 2) == pytest.approx(197.5)
+    assert cold_lower_bound_ms(187.0, 48.0, 160.0, 4) == pytest.approx(98.75)
