@@ -5,8 +5,10 @@ means no task starts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 import pytest
@@ -28,10 +30,14 @@ pytestmark = pytest.mark.statemachine
 
 @contextmanager
 def task_rehearsal(
-    database_url: str, scenario: str = "healthy", time_scale: float = 0.0
+    database_url: str,
+    scenario: str = "healthy",
+    time_scale: float = 0.0,
+    parameters: Mapping[str, str] | None = None,
 ) -> Iterator[RehearsalEnvironment]:
     config = RehearsalConfig(
         time_scale=time_scale,
+        parameters=dict(parameters or {}),
         scenario=SCENARIOS[scenario],
         runner="task",
         task_poll_wait_seconds=0.5,
@@ -90,3 +96,37 @@ def test_another_stacks_run_holding_the_database_lock_means_no_task_starts(
     # AND the other run's row is untouched, this run's deployment lock released
     assert lock_rows(database_url) == [["public.alembic_version", other]]
     assert locks_after == []
+
+
+def scheduled_payload(history: list[dict[str, Any]], state: str) -> Any:
+    """The Lambda payload the first task of ``state`` was scheduled with."""
+    inside = False
+    for event in history:
+        kind = str(event.get("type", ""))
+        if kind.endswith("StateEntered"):
+            inside = event["stateEnteredEventDetails"]["name"] == state
+        elif inside and kind == "TaskScheduled":
+            return json.loads(event["taskScheduledEventDetails"]["parameters"])["Payload"]
+    raise AssertionError(f"{state} scheduled no task")
+
+
+def test_the_database_lock_outlasts_a_run_whose_migration_task_and_undo_each_run_their_timeout(
+    database_url: str,
+) -> None:
+    # GIVEN the task runner with 40-minute migration tasks, a 15-minute health deadline and a
+    # 20-minute snapshot deadline
+    parameters = {
+        "MigrationTaskTimeoutSeconds": "2400",
+        "HealthDeadlineSeconds": "900",
+        "SnapshotDeadlineSeconds": "1200",
+    }
+    with task_rehearsal(database_url, parameters=parameters) as env:
+        # WHEN a push is deployed
+        result = env.execute(env.push_event("release-2"))
+    assert result.status == "succeeded", result.path
+    claim = scheduled_payload(result.execution.history, CHECK)["database_lock"]
+    # THEN the row's expires_at (what another account's stack waits for, as it cannot ask
+    # whether this run still runs) covers the lock wait (the health deadline + 1 h), the
+    # snapshot wait, and the migration task and its downgrade task at their timeout each
+    assert claim["wait_seconds"] == 900 + 3600
+    assert claim["hold_seconds"] == (900 + 3600) + 1200 + 2 * 2400
