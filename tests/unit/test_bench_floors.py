@@ -1,7 +1,7 @@
 """`make bench`'s floors: what each cold-start budget stands on, and nothing of pushgate's.
 
-A floor is worth printing only if every function its budget judges must load it: the test starts
-each floor and the budget's own handler in fresh interpreters and compares what they loaded.
+A floor is worth printing only if the budget's own function must load it: the test starts each
+floor and that function's handler in fresh interpreters and compares what they loaded.
 """
 
 from __future__ import annotations

@@ -79,10 +79,12 @@ def budget_for(name: str, modules: Sequence[str]) -> ColdStartBudget:
     return BUDGETS["check_database"]
 
 
-# A budget's floor: what every function judged by it must load, as its handler uses it, and
-# nothing of pushgate's (the brief's stack: pg8000 and Powertools' Logger for a database function,
-# alembic and SQLAlchemy's pg8000 dialect for the migration, the runtime's botocore and one
-# client for a function that calls AWS). Each is a module of its own, timed like a handler.
+# A budget's floor: what the budget's own function must load, as its handler uses it, and
+# nothing of pushgate's (the brief's stack: pg8000 and Powertools' Logger for the database
+# check, alembic and SQLAlchemy's pg8000 dialect for the migration, the runtime's botocore and
+# one client for the rollout). A function judged by another's budget may load less
+# (describe_push opens no database connection, migration_task makes no client at cold start).
+# Each floor is a module of its own, timed like a handler.
 FLOORS: Final[dict[str, tuple[str, str]]] = {
     "check_database": (
         "pg8000, Powertools' Logger",

@@ -36,7 +36,7 @@ LOG_LINE_CHARS: Final = 300  # each cut to this many characters
 
 
 class EcsTasks(Protocol):
-    """The part of boto3's ECS client the watcher uses."""
+    """The part of an ECS client (botocore's, pushgate.aws) the watcher uses."""
 
     def describe_tasks(self, **kwargs: Any) -> dict[str, Any]: ...
 
@@ -46,7 +46,7 @@ class EcsTasks(Protocol):
 
 
 class LogEvents(Protocol):
-    """The part of boto3's CloudWatch Logs client the watcher uses."""
+    """The part of a CloudWatch Logs client (botocore's) the watcher uses."""
 
     def get_log_events(self, **kwargs: Any) -> dict[str, Any]: ...
 
