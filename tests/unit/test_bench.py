@@ -25,8 +25,10 @@ from pushgate_cli.bench.image import cold_lower_bound_ms
 from pushgate_cli.bench.overhead import MissingColdStart, overhead, polling_lag_s
 from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
 from pushgate_cli.bench.sizes import never_shipped, package_sizes
+from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, stack_functions
 from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
 from pushgate_cli.handlers import REPO_ROOT
+from pushgate_cli.template import load_template, offline_resolver, samconfig_parameters
 
 pytestmark = pytest.mark.unit
 
@@ -304,3 +306,24 @@ def test_a_cold_reads_least_time_is_the_cpu_it_cannot_avoid_spread_over_the_cpus
     # WHEN the machine has 2 CPUs, or 4 / THEN no reader can end sooner than the share of each
     assert cold_lower_bound_ms(187.0, 48.0, 160.0, 2) == pytest.approx(197.5)
     assert cold_lower_bound_ms(187.0, 48.0, 160.0, 4) == pytest.approx(98.75)
+
+
+def test_every_function_of_the_stack_has_its_cold_start_measured() -> None:
+    # GIVEN template.yaml and the rehearsal's functions
+    template = load_template(REPO_ROOT / "template.yaml")
+    resolver = offline_resolver(
+        template, samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
+    )
+    declared = {
+        logical_id
+        for logical_id, body in template["Resources"].items()
+        if body.get("Type") == "AWS::Serverless::Function"
+    }
+    # WHEN the bench lists what it measures
+    measured = all_functions(template, resolver)
+    rehearsed = stack_functions(template, resolver)
+    # THEN every function is there once, the rehearsal's first, each with its handler directory
+    assert sorted(f.logical_id for f in measured) == sorted(declared)
+    assert measured[: len(rehearsed)] == rehearsed
+    assert {"compensate_run", "observe_outcome", "prune_snapshots"} <= {f.name for f in measured}
+    assert all((REPO_ROOT / "functions" / f.name / "app.py").is_file() for f in measured)

@@ -19,7 +19,7 @@ from pushgate_cli.bench.image import measure_image
 from pushgate_cli.bench.rehearsal import measure_rehearsal
 from pushgate_cli.bench.runners import measure_runners
 from pushgate_cli.bench.sizes import measure_sizes
-from pushgate_cli.bench.stack import CONFIG_ENV, stack_functions
+from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, stack_functions
 from pushgate_cli.bench.table import Row, Section, render_table
 from pushgate_cli.bench.warm import measure_database
 from pushgate_cli.handlers import REPO_ROOT
@@ -91,11 +91,10 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
     template = load_template(REPO_ROOT / "template.yaml")
     parameters = samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
     resolver = offline_resolver(template, parameters)
-    functions = stack_functions(template, resolver)
+    functions = stack_functions(template, resolver)  # what a deploy runs (the rehearsal's)
+    every = all_functions(template, resolver)  # every function's cold start is measured
     memory = {f.name: f.memory_mb for f in functions}
-    environments = {
-        f.name: function_environment(template, resolver, f.logical_id) for f in functions
-    }
+    environments = {f.name: function_environment(template, resolver, f.logical_id) for f in every}
     report = Report()
 
     def attempt(what: str, measure: Callable[[], None]) -> None:
@@ -111,7 +110,7 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
             )
 
     with open(os.devnull, "w") as logs:  # the handlers' JSON logs; the table is the output
-        attempt("cold starts", lambda: measure_cold_starts(report, repeat, functions, environments))
+        attempt("cold starts", lambda: measure_cold_starts(report, repeat, every, environments))
         attempt("package sizes", lambda: measure_sizes(report))
         attempt(
             "warm latency and the seed's way",
