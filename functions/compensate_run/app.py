@@ -28,19 +28,18 @@ metrics = Metrics()
 
 # cold start: a missing setting fails here, clearly
 CONFIG = CompensationSettings.from_env(os.environ)
-# every run reads the dead run's history, releases the lock and alerts; only a run that had
-# moved the service asks ECS, only one that had migrated invokes run_migrations
+# every invocation reads the dead run's history; only a run that did not compensate itself
+# (most failures do, through the definition's own Catch) releases the lock and alerts, only one
+# that had moved the service asks ECS, only one that had migrated invokes run_migrations
 _CLIENTS = Clients()
 SFN = _CLIENTS.now("stepfunctions")
-COMPENSATION = Compensation(
-    CONFIG,
-    {
-        "dynamodb": _CLIENTS.now("dynamodb"),
-        "events": _CLIENTS.now("events"),
-        "ecs": _CLIENTS.on_first_use("ecs"),
-        "lambda": _CLIENTS.on_first_use("lambda"),
-    },
-)
+CLIENTS = {
+    "dynamodb": _CLIENTS.on_first_use("dynamodb"),
+    "events": _CLIENTS.on_first_use("events"),
+    "ecs": _CLIENTS.on_first_use("ecs"),
+    "lambda": _CLIENTS.on_first_use("lambda"),
+}
+COMPENSATION = Compensation(CONFIG, CLIENTS)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -264,3 +264,8 @@ def test_a_run_that_ended_through_its_own_fail_state_is_left_alone(
     assert revision(world.database_url) == HEAD
     assert world.service() == (world.new_td, 2)
     assert world.alerts(report.execution_arn) == []
+    # AND it made no client but Step Functions' (the lock's and the alert's are made when a run
+    # needs them: most failures end through the definition's own compensation)
+    assert {name: c.made() for name, c in compensate_run.CLIENTS.items()} == dict.fromkeys(
+        ("dynamodb", "events", "ecs", "lambda"), False
+    )

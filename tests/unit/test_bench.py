@@ -25,10 +25,10 @@ from pushgate_cli.bench.image import cold_lower_bound_ms
 from pushgate_cli.bench.overhead import MissingColdStart, overhead, polling_lag_s
 from pushgate_cli.bench.rehearsal import loop_states, poll_lengths
 from pushgate_cli.bench.sizes import never_shipped, package_sizes
-from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, stack_functions
+from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, config_resolvers, stack_functions
 from pushgate_cli.bench.table import Row, Section, fmt_usd, render_table
 from pushgate_cli.handlers import REPO_ROOT
-from pushgate_cli.template import load_template, offline_resolver, samconfig_parameters
+from pushgate_cli.template import load_template
 
 pytestmark = pytest.mark.unit
 
@@ -309,21 +309,25 @@ def test_a_cold_reads_least_time_is_the_cpu_it_cannot_avoid_spread_over_the_cpus
 
 
 def test_every_function_of_the_stack_has_its_cold_start_measured() -> None:
-    # GIVEN template.yaml and the rehearsal's functions
+    # GIVEN template.yaml, samconfig.toml's environments and the rehearsal's functions
     template = load_template(REPO_ROOT / "template.yaml")
-    resolver = offline_resolver(
-        template, samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
-    )
+    resolvers = config_resolvers(template, REPO_ROOT / "samconfig.toml")
     declared = {
         logical_id
         for logical_id, body in template["Resources"].items()
         if body.get("Type") == "AWS::Serverless::Function"
     }
     # WHEN the bench lists what it measures
-    measured = all_functions(template, resolver)
-    rehearsed = stack_functions(template, resolver)
+    measured = all_functions(template, resolvers)
+    rehearsed = stack_functions(template, resolvers[CONFIG_ENV])
     # THEN every function is there once, the rehearsal's first, each with its handler directory
+    assert next(iter(resolvers)) == CONFIG_ENV == "dev"
     assert sorted(f.logical_id for f in measured) == sorted(declared)
     assert measured[: len(rehearsed)] == rehearsed
-    assert {"compensate_run", "observe_outcome", "prune_snapshots"} <= {f.name for f in measured}
     assert all((REPO_ROOT / "functions" / f.name / "app.py").is_file() for f in measured)
+    # AND one that dev's stack does not have (no snapshots there) is measured with the
+    # parameters of the first environment that has it
+    where = {f.name: f.config_env for f in measured}
+    assert where["compensate_run"] == where["observe_outcome"] == "dev"
+    assert where["prune_snapshots"] == "beta"
+    assert resolvers["beta"].condition("TakesSnapshots")

@@ -32,7 +32,7 @@ from pushgate_cli.bench.budgets import (
     MeasurementError,
     Report,
 )
-from pushgate_cli.bench.stack import StackFunction
+from pushgate_cli.bench.stack import CONFIG_ENV, StackFunction
 from pushgate_cli.bench.table import Row, Section, Verdict, fmt_ms
 
 AS_BUILT: Final = "as built"
@@ -240,9 +240,12 @@ def measure_cold_starts(
         built_label, bare_label = f"{function.name} {AS_BUILT}", f"{function.name} {NO_BYTE_CODE}"
         loaded = modules[built_label]
         row = _budget_row(report, function, med[built_label], alembic, loaded)
+        shown = row.label
+        if function.config_env != CONFIG_ENV:  # not in dev's stack: measured with another's
+            shown += f" ({function.config_env}'s parameters)"
         rows.append(
             Row(
-                row.label,
+                shown,
                 f"{row.value} (process {fmt_ms(med_process[built_label])})",
                 row.budget,
                 row.verdict,

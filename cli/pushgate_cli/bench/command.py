@@ -19,7 +19,7 @@ from pushgate_cli.bench.image import measure_image
 from pushgate_cli.bench.rehearsal import measure_rehearsal
 from pushgate_cli.bench.runners import measure_runners
 from pushgate_cli.bench.sizes import measure_sizes
-from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, stack_functions
+from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, config_resolvers, stack_functions
 from pushgate_cli.bench.table import Row, Section, render_table
 from pushgate_cli.bench.warm import measure_database
 from pushgate_cli.handlers import REPO_ROOT
@@ -92,9 +92,12 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
     parameters = samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
     resolver = offline_resolver(template, parameters)
     functions = stack_functions(template, resolver)  # what a deploy runs (the rehearsal's)
-    every = all_functions(template, resolver)  # every function's cold start is measured
+    resolvers = config_resolvers(template, REPO_ROOT / "samconfig.toml")
+    every = all_functions(template, resolvers)  # every function's cold start is measured
     memory = {f.name: f.memory_mb for f in functions}
-    environments = {f.name: function_environment(template, resolver, f.logical_id) for f in every}
+    environments = {
+        f.name: function_environment(template, resolvers[f.config_env], f.logical_id) for f in every
+    }
     report = Report()
 
     def attempt(what: str, measure: Callable[[], None]) -> None:

@@ -5,12 +5,18 @@ template. A function added to the stack is measured without a change here."""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
-from pushgate_cli.template import Resolver, function_setting
+from pushgate_cli.template import (
+    Resolver,
+    function_setting,
+    offline_resolver,
+    samconfig_parameters,
+)
 
 CONFIG_ENV: Final = "dev"  # whose samconfig parameters are measured (else template defaults)
 
@@ -20,6 +26,21 @@ class StackFunction:
     name: str  # the handler directory under functions/ (CodeUri)
     logical_id: str
     memory_mb: int
+    config_env: str = CONFIG_ENV  # whose samconfig parameters it is measured with
+
+
+def config_resolvers(template: Mapping[str, Any], samconfig: Path) -> dict[str, Resolver]:
+    """A resolver for each environment samconfig.toml deploys (those with deploy parameters),
+    :data:`CONFIG_ENV`'s first, then the others in the file's order."""
+    config = tomllib.loads(samconfig.read_text()) if samconfig.exists() else {}
+    names = [CONFIG_ENV] + [
+        name
+        for name, body in config.items()
+        if name != CONFIG_ENV and isinstance(body, dict) and "deploy" in body
+    ]
+    return {
+        name: offline_resolver(template, samconfig_parameters(samconfig, name)) for name in names
+    }
 
 
 def _function(template: Mapping[str, Any], resolver: Resolver, logical_id: str) -> StackFunction:
@@ -37,15 +58,29 @@ def stack_functions(template: Mapping[str, Any], resolver: Resolver) -> list[Sta
     return [_function(template, resolver, logical_id) for logical_id in FUNCTIONS]
 
 
-def all_functions(template: Mapping[str, Any], resolver: Resolver) -> list[StackFunction]:
+def all_functions(
+    template: Mapping[str, Any], resolvers: Mapping[str, Resolver]
+) -> list[StackFunction]:
     """Every function of the stack: the rehearsal's, in its order, then the others
     (compensate_run, observe_outcome, prune_snapshots: started by EventBridge rules, not by a
-    deploy's own states), in template.yaml's order. Cold starts are measured for all of them."""
-    rehearsed = stack_functions(template, resolver)
+    deploy's own states), in template.yaml's order. Cold starts are measured for all of them.
+
+    ``resolvers``: each samconfig environment's parameters, :data:`CONFIG_ENV`'s first. A function
+    whose ``Condition`` leaves it out of that environment's stack (prune_snapshots without
+    snapshots) is measured with the first environment that has it, named in ``config_env``; one
+    that no environment has is left out."""
+    first = resolvers[CONFIG_ENV]
+    rehearsed = stack_functions(template, first)
     known = {f.logical_id for f in rehearsed}
-    others = [
-        _function(template, resolver, logical_id)
-        for logical_id, body in template.get("Resources", {}).items()
-        if body.get("Type") == "AWS::Serverless::Function" and logical_id not in known
-    ]
+    others = []
+    for logical_id, body in template.get("Resources", {}).items():
+        if body.get("Type") != "AWS::Serverless::Function" or logical_id in known:
+            continue
+        condition = body.get("Condition")
+        having = [
+            env for env, r in resolvers.items() if condition is None or r.condition(str(condition))
+        ]
+        if having:
+            found = _function(template, resolvers[having[0]], logical_id)
+            others.append(replace(found, config_env=having[0]))
     return rehearsed + others
