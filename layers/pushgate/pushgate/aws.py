@@ -50,7 +50,7 @@ class Clients:
 
     def now(self, service: str, config: Config | None = RETRIES, region: str | None = None) -> Any:
         """The client of ``service``, made now (every invocation calls it), in ``region`` (else
-        the process's, ``AWS_REGION``)."""
+        the process's: botocore reads ``AWS_DEFAULT_REGION``, which Lambda sets)."""
         return self._session.create_client(service, region_name=region, config=config)
 
     def on_first_use(
