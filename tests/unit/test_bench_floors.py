@@ -14,14 +14,9 @@ from pathlib import Path
 
 import pytest
 from pushgate_cli.bench.cold_start import FLOOR_MODULE, FLOORS, write_floors
-from pushgate_cli.bench.stack import CONFIG_ENV
+from pushgate_cli.bench.stack import all_functions, config_resolvers, own_environments
 from pushgate_cli.handlers import REPO_ROOT
-from pushgate_cli.template import (
-    function_environment,
-    load_template,
-    offline_resolver,
-    samconfig_parameters,
-)
+from pushgate_cli.template import load_template
 
 from tests.helpers import modules_after_cold_start
 
@@ -31,11 +26,6 @@ LAMBDA_LIKE = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "placeholder",
     "AWS_SECRET_ACCESS_KEY": "placeholder",
-}
-LOGICAL_IDS = {
-    "check_database": "CheckDatabaseFunction",
-    "run_migrations": "RunMigrationsFunction",
-    "prepare_rollout": "PrepareRolloutFunction",
 }
 
 
@@ -68,10 +58,9 @@ def test_a_floor_is_part_of_what_its_budgets_handler_loads_and_none_of_pushgate(
     assert {m.split(".")[0] for m in floor} >= {"aws_lambda_powertools"}
     # WHEN the budget's own function starts cold with its template environment
     template = load_template(REPO_ROOT / "template.yaml")
-    resolver = offline_resolver(
-        template, samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
-    )
-    env = {**LAMBDA_LIKE, **function_environment(template, resolver, LOGICAL_IDS[name])}
+    resolvers = config_resolvers(template, REPO_ROOT / "samconfig.toml")
+    own = own_environments(template, resolvers, all_functions(template, resolvers))
+    env = {**LAMBDA_LIKE, **own[name]}
     loaded = modules_after_cold_start(name, env, floor)
     # THEN it loaded every module of the floor: the floor is not more than the function pays
     assert sorted(floor - set(loaded)) == []

@@ -19,7 +19,13 @@ from pushgate_cli.bench.image import measure_image
 from pushgate_cli.bench.rehearsal import measure_rehearsal
 from pushgate_cli.bench.runners import measure_runners
 from pushgate_cli.bench.sizes import measure_sizes
-from pushgate_cli.bench.stack import CONFIG_ENV, all_functions, config_resolvers, stack_functions
+from pushgate_cli.bench.stack import (
+    CONFIG_ENV,
+    all_functions,
+    config_resolvers,
+    own_environments,
+    stack_functions,
+)
 from pushgate_cli.bench.table import Row, Section, render_table
 from pushgate_cli.bench.warm import measure_database
 from pushgate_cli.handlers import REPO_ROOT
@@ -81,23 +87,15 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
     if only is not None and only not in SECTIONS:
         _say(f"--only must be one of {', '.join(SECTIONS)}, not {only!r}")
         return 2
-    from pushgate_cli.template import (
-        function_environment,
-        load_template,
-        offline_resolver,
-        samconfig_parameters,
-    )
+    from pushgate_cli.template import load_template, samconfig_parameters
 
     template = load_template(REPO_ROOT / "template.yaml")
     parameters = samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
-    resolver = offline_resolver(template, parameters)
-    functions = stack_functions(template, resolver)  # what a deploy runs (the rehearsal's)
     resolvers = config_resolvers(template, REPO_ROOT / "samconfig.toml")
+    functions = stack_functions(template, resolvers[CONFIG_ENV])  # what a deploy runs
     every = all_functions(template, resolvers)  # every function's cold start is measured
     memory = {f.name: f.memory_mb for f in functions}
-    environments = {
-        f.name: function_environment(template, resolvers[f.config_env], f.logical_id) for f in every
-    }
+    environments = own_environments(template, resolvers, every)
     report = Report()
 
     def attempt(what: str, measure: Callable[[], None]) -> None:

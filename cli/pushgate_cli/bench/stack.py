@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from pushgate_cli.template import (
     Resolver,
+    function_environment,
     function_setting,
     offline_resolver,
     samconfig_parameters,
@@ -84,3 +85,14 @@ def all_functions(
             found = _function(template, resolvers[having[0]], logical_id)
             others.append(replace(found, config_env=having[0]))
     return rehearsed + others
+
+
+def own_environments(
+    template: Mapping[str, Any], resolvers: Mapping[str, Resolver], functions: list[StackFunction]
+) -> dict[str, dict[str, str]]:
+    """Each function's own variables from template.yaml, under the parameters it is measured
+    with (its ``config_env``'s), by handler name."""
+    return {
+        f.name: function_environment(template, resolvers[f.config_env], f.logical_id)
+        for f in functions
+    }
