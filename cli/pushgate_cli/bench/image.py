@@ -33,7 +33,7 @@ from typing import Final
 
 from pushgate.image import ImageReader, ImageRef, ImageSettings
 from pushgate.image.manifest import Manifest
-from pushgate.image.prefetch import CHUNK_BYTES
+from pushgate.image.tarstream import STREAM_BUFFER_BYTES
 
 from pushgate_cli.bench.budgets import IMAGE_COLD_VS_STREAMING, IMAGE_WARM_MS, Report
 from pushgate_cli.bench.cold_start import median
@@ -49,9 +49,8 @@ def _image(registry: Registry, tag: str, base: list[Layer], project: Path) -> Im
     return registry.push([*base, *project_image(project)], repository="bench/api", tag=tag)
 
 
-def stream_ms(ref: ImageRef, manifest: Manifest) -> float:
+def stream(ref: ImageRef, manifest: Manifest) -> None:
     """Fetch every layer blob over one kept-alive connection and read it through."""
-    started = time.perf_counter()
     conn = http.client.HTTPConnection(ref.registry, timeout=60)
     try:
         for layer in manifest.layers:
@@ -59,15 +58,14 @@ def stream_ms(ref: ImageRef, manifest: Manifest) -> float:
             response = conn.getresponse()
             if response.status != 200:
                 raise RuntimeError(f"{layer.digest}: HTTP {response.status}")
-            while response.read(CHUNK_BYTES):
+            while response.read(STREAM_BUFFER_BYTES):
                 pass
     finally:
         conn.close()
-    return (time.perf_counter() - started) * 1000
 
 
 def _sha256_all(registry: Registry, manifest: Manifest) -> None:
-    chunk = bytearray(CHUNK_BYTES)  # one buffer: the hash, not fresh memory, is measured
+    chunk = bytearray(STREAM_BUFFER_BYTES)  # one buffer: the hash, not fresh memory, is measured
     view = memoryview(chunk)
     for layer in manifest.layers:
         digest = hashlib.sha256()
@@ -131,7 +129,7 @@ def measure_image(report: Report, repeat: int) -> None:
             warm: list[_Run] = []
             shared: list[_Run] = []
             for run in range(repeat):
-                streaming.append(_Run(registry, lambda: stream_ms(ref, manifest)))
+                streaming.append(_Run(registry, lambda: stream(ref, manifest)))
                 settings = ImageSettings(insecure=True, cache_dir=root / f"cache-{run}")
                 reader = ImageReader(settings)
                 cold.append(_Run(registry, lambda: reader.read(ref)))  # noqa: B023 - called at once

@@ -24,8 +24,8 @@ from typing import Final, Generic, TypeVar
 
 from pushgate.image.manifest import Descriptor
 from pushgate.image.registry import RegistryClient, VerifiedBlob
+from pushgate.image.tarstream import STREAM_BUFFER_BYTES
 
-CHUNK_BYTES: Final = 1024 * 1024
 WORKERS: Final = 2  # layers fetched, hashed and scanned at once
 _WAIT_SECONDS: Final = 0.1  # how often a thread waiting for room looks whether it must stop
 
@@ -51,7 +51,7 @@ class StoppableBlob:
 
     def verify(self) -> None:
         """Read the rest and check the blob's size and sha256 (InvalidImage)."""
-        while self.read(CHUNK_BYTES):
+        while self.read(STREAM_BUFFER_BYTES):
             pass
         self._blob.verify()
 
@@ -60,7 +60,8 @@ Scan = Callable[[int, StoppableBlob], T]  # a layer's index and its blob -> what
 
 
 class _Slot(Generic[T]):
-    """One layer's result, or its failure, once a thread has it."""
+    """One layer's result, or its failure, once a thread has it (concurrent.futures.Future's
+    job, written out: its import is ~1.5 ms of run_migrations' cold start)."""
 
     def __init__(self) -> None:
         self.done = threading.Event()
