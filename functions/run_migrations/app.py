@@ -41,13 +41,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pushgate.database import DatabaseSource, load_database_source, with_settings
 from pushgate.errors import DatabaseConfigError, InvalidRequest, PushgateError
 from pushgate.migrator import MigrationRequest, MigrationResult
@@ -55,7 +54,8 @@ from pushgate.migrator.request import ACTIONS, ScriptsRead
 from pushgate.review import SchemaReviewer, enforce, full_result, reviewer_from_env, summary
 from pushgate.review.request import REVIEW, ReviewRequest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only (LambdaContext's import is ~2 ms of every cold start)
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from pushgate.image.migrators import BundledMigrator, ChosenScripts, ImageMigrators
 
     Scripts = BundledMigrator | ImageMigrators
@@ -103,7 +103,7 @@ def _action(event: Any) -> str:
     """The event's action, one this function knows; InvalidRequest otherwise."""
     if not isinstance(event, Mapping):
         raise InvalidRequest("the event must be a JSON object with an 'action'")
-    known = (*ACTIONS, *OWN_ACTIONS)
+    known = (*ACTIONS, REVIEW)
     action = event.get("action")
     if not isinstance(action, str) or action not in known:
         raise InvalidRequest(f"action must be one of {', '.join(known)}, got {action!r}"[:300])
@@ -121,8 +121,11 @@ def lambda_handler(event: Any, context: LambdaContext) -> Result:
         action = _action(event)
         metrics.add_dimension(name="action", value=action)
         logger.append_keys(action=action)
-        run = OWN_ACTIONS.get(action, _migration)
-        result = run(event, MIGRATORS, deadline)
+        result: Result
+        if action == REVIEW:  # this function's own; every other action is the migrator's
+            result = _review(event, MIGRATORS)
+        else:
+            result = _migration(event, MIGRATORS, deadline)
     except PushgateError as exc:
         metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
         logger.error(
@@ -165,7 +168,7 @@ def _migration(event: Any, scripts: Scripts, deadline: float) -> MigrationResult
     return _migrate(request, chosen, scripts, SOURCE, deadline)
 
 
-def _review(event: Any, scripts: Scripts, deadline: float) -> dict[str, Any]:
+def _review(event: Any, scripts: Scripts) -> dict[str, Any]:
     """The review of the pending revisions (pushgate.review), with the scripts the read built;
     SchemaChangeRejected under enforce, after the summary is logged. No database."""
     if isinstance(REVIEWER, InvalidRequest):
@@ -181,11 +184,6 @@ def _review(event: Any, scripts: Scripts, deadline: float) -> dict[str, Any]:
     if chosen.scripts is not None:
         result["image"] = chosen.scripts.image
     return result
-
-
-# the actions this function runs itself, by name (each: event, scripts, deadline -> result);
-# every other of ACTIONS is the migrator's (_migration)
-OWN_ACTIONS: Final[Mapping[str, Callable[[Any, Scripts, float], Result]]] = {REVIEW: _review}
 
 
 def _migrate(
