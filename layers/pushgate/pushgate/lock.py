@@ -27,10 +27,8 @@ from botocore.exceptions import ClientError
 
 from pushgate import settings
 from pushgate.errors import DeploymentLockHeld, DeploymentLockTimeout, InvalidRequest
+from pushgate.lockwait import NO_SUCH_EXECUTION, RUNNING, still_held
 
-RUNNING: Final = "RUNNING"
-# describeExecution's answers for an owner that is no execution (any more): its lock is stale
-NO_SUCH_EXECUTION: Final = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
 _FREE_OR_OURS: Final = "attribute_not_exists(lock_id) OR #owner = :owner"
 _STILL_STALE: Final = "#owner = :owner"
 _NOT_NEWER: Final = "attribute_not_exists(pushed_at) OR pushed_at <= :pushed_at"
@@ -191,11 +189,10 @@ class DeploymentLock:
 
     def _still_held(self, request: LockRequest, why: str) -> Exception:
         """DeploymentLockHeld, or DeploymentLockTimeout once the run's lock wait is over."""
-        waited = (self._clock() - request.started_at).total_seconds()
-        held = f"the deployment lock of {request.lock_id} {why}"
-        if waited >= request.lock_wait_seconds:
-            return DeploymentLockTimeout(
-                f"{held}; this run has waited {waited:.0f} seconds since it started, its lock "
-                f"wait is {request.lock_wait_seconds:.0f} seconds"
-            )
-        return DeploymentLockHeld(held)
+        return still_held(
+            f"the deployment lock of {request.lock_id} {why}",
+            (self._clock() - request.started_at).total_seconds(),
+            request.lock_wait_seconds,
+            retry=DeploymentLockHeld,
+            timeout=DeploymentLockTimeout,
+        )

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from pushgate.dblock.claim import ExecutionArn
+from pushgate.lockwait import NO_SUCH_EXECUTION, RUNNING
 
 OwnerState = Literal["running", "ended", "unknown"]
-RUNNING: Final = "RUNNING"
-NO_SUCH_EXECUTION: Final = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from pushgate.errors import (
     DatabaseLockTimeout,
     DatabaseNotReady,
 )
+from pushgate.lockwait import still_held
 from pushgate.versiontable import VersionTable, quote_ident
 
 LOCK_TABLE: Final = "pushgate_deploy_lock"
@@ -196,12 +197,9 @@ def _shown(moment: object) -> str:
 def _still_held(held: str, claim: LockClaim, now: datetime) -> Exception:
     """DatabaseLockHeld, or DatabaseLockTimeout once this run's lock wait is over."""
     waited = (now - claim.started_at).total_seconds()
-    if waited >= claim.wait_seconds:
-        return DatabaseLockTimeout(
-            f"{held}; this run has waited {waited:.0f} seconds since it started, its lock wait "
-            f"is {claim.wait_seconds:.0f} seconds"
-        )
-    return DatabaseLockHeld(held)
+    return still_held(
+        held, waited, claim.wait_seconds, retry=DatabaseLockHeld, timeout=DatabaseLockTimeout
+    )
 
 
 class Released(TypedDict):
