@@ -15,14 +15,16 @@ the top layer. Each figure is the median of ``repeat`` runs, streaming and cold 
   nothing under the path, so they are not fetched;
 - the CPU time both spend (this process's, all threads, and the registry process's): on a
   machine of few cores a cold read is bound by it, and the lines say where it goes;
-- sha256 of the same blobs (the registry's files, from the page cache, read in the reader's
-  chunks), on one core: the floor of verifying every blob (a blob's hash is sequential).
+- sha256 of the same blobs (their bytes already in memory, so a read is not counted twice), on
+  one core: the floor of verifying every blob (a blob's hash is sequential); and inflating them
+  (the reader's own inflate, in memory, what it yields dropped): the floor of opening their tars.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import resource
 import tempfile
@@ -33,7 +35,12 @@ from typing import Final
 
 from pushgate.image import ImageReader, ImageRef, ImageSettings
 from pushgate.image.manifest import Manifest
-from pushgate.image.tarstream import STREAM_BUFFER_BYTES
+from pushgate.image.tarstream import (
+    DOCKER_LAYER_GZIP,
+    LAYER_GZIP,
+    STREAM_BUFFER_BYTES,
+    GzipSource,
+)
 
 from pushgate_cli.bench.budgets import IMAGE_COLD_VS_STREAMING, IMAGE_WARM_MS, Report
 from pushgate_cli.bench.cold_start import median
@@ -64,14 +71,39 @@ def stream(ref: ImageRef, manifest: Manifest) -> None:
         conn.close()
 
 
-def _sha256_all(registry: Registry, manifest: Manifest) -> None:
-    chunk = bytearray(STREAM_BUFFER_BYTES)  # one buffer: the hash, not fresh memory, is measured
-    view = memoryview(chunk)
-    for layer in manifest.layers:
-        digest = hashlib.sha256()
-        with registry.blob_file(layer.digest).open("rb", buffering=0) as blob:
-            while size := blob.readinto(chunk):
-                digest.update(view[:size])
+Blob = tuple[str, bytes]  # a layer's media type and its bytes
+
+
+def _blobs(registry: Registry, manifest: Manifest) -> list[Blob]:
+    return [
+        (layer.media_type, registry.blob_file(layer.digest).read_bytes())
+        for layer in manifest.layers
+    ]
+
+
+def _sha256_all(blobs: list[Blob]) -> None:
+    for _, blob in blobs:
+        hashlib.sha256(blob)
+
+
+def _inflate_all(blobs: list[Blob]) -> None:
+    """Every gzip layer inflated as the reader inflates it (in its largest steps), nothing kept."""
+    for media_type, blob in blobs:
+        if media_type in (LAYER_GZIP, DOCKER_LAYER_GZIP):
+            source = GzipSource(io.BytesIO(blob))
+            while source.read(4 * STREAM_BUFFER_BYTES):
+                pass
+
+
+def _in_memory(
+    registry: Registry, manifest: Manifest, repeat: int
+) -> tuple[list[_Run], list[_Run]]:
+    """Hashing every blob, and inflating every layer, ``repeat`` times each, the blobs in memory
+    (and freed after)."""
+    blobs = _blobs(registry, manifest)
+    hashing = [_Run(registry, lambda: _sha256_all(blobs)) for _ in range(repeat)]
+    inflating = [_Run(registry, lambda: _inflate_all(blobs)) for _ in range(repeat)]
+    return hashing, inflating
 
 
 def _own_cpu_ms() -> float:
@@ -99,13 +131,19 @@ class _Run:
 
 
 def cold_lower_bound_ms(
-    sha256_cpu_ms: float, receive_cpu_ms: float, registry_cpu_ms: float, cpus: int
+    hashing_cpu_ms: float,
+    inflating_cpu_ms: float,
+    receiving_cpu_ms: float,
+    serving_cpu_ms: float,
+    cpus: int,
 ) -> float:
     """The least time a cold read can take here, whatever the reader does: the CPU it cannot
-    avoid (hashing every blob, which the issue requires; receiving the bytes, the stream's own
-    cost; the registry's serving them, on the same machine) spread perfectly over every CPU.
-    Inflating and walking the tars are left out, so the bound is generous."""
-    return (sha256_cpu_ms + receive_cpu_ms + registry_cpu_ms) / max(cpus, 1)
+    avoid spread perfectly over every CPU. That is hashing every blob (which the issue
+    requires), inflating every gzip layer (its tar is inside), receiving the bytes (the stream's
+    own cost) and the registry's serving them on the same machine (the least it spent, for the
+    stream or for the cold read). Walking the tars and keeping the project are left out."""
+    spent = hashing_cpu_ms + inflating_cpu_ms + receiving_cpu_ms + serving_cpu_ms
+    return spent / max(cpus, 1)
 
 
 def measure_image(report: Report, repeat: int) -> None:
@@ -121,9 +159,7 @@ def measure_image(report: Report, repeat: int) -> None:
             later = _image(registry, "later", base, REPO_ROOT / "examples" / "service")
             manifest = registry.manifest(ref)
             total = sum(layer.size for layer in manifest.layers)
-            hashing = [
-                _Run(registry, lambda: _sha256_all(registry, manifest)) for _ in range(repeat)
-            ]
+            hashing, inflating = _in_memory(registry, manifest, repeat)
             streaming: list[_Run] = []
             cold: list[_Run] = []
             warm: list[_Run] = []
@@ -144,6 +180,8 @@ def measure_image(report: Report, repeat: int) -> None:
         "later_image_same_base_ms": median([r.ms for r in shared]),
         "sha256_ms": median([r.ms for r in hashing]),
         "sha256_cpu_ms": median([r.cpu_ms for r in hashing]),
+        "inflate_ms": median([r.ms for r in inflating]),
+        "inflate_cpu_ms": median([r.cpu_ms for r in inflating]),
         "streaming_cpu_ms": median([r.cpu_ms for r in streaming]),
         "streaming_registry_cpu_ms": median([r.registry_cpu_ms for r in streaming]),
         "cold_cpu_ms": median([r.cpu_ms for r in cold]),
@@ -153,8 +191,9 @@ def measure_image(report: Report, repeat: int) -> None:
     }
     figures["cold_lower_bound_ms"] = cold_lower_bound_ms(
         figures["sha256_cpu_ms"],
+        figures["inflate_cpu_ms"],
         figures["streaming_cpu_ms"],
-        figures["cold_registry_cpu_ms"],
+        min(figures["streaming_registry_cpu_ms"], figures["cold_registry_cpu_ms"]),
         int(figures["cpus"]),
     )
     report.results["image"] = figures
@@ -185,7 +224,7 @@ def measure_image(report: Report, repeat: int) -> None:
                 ),
                 Row("  CPU: this process / the registry", _cpu(figures, "cold")),
                 Row(
-                    f"  least possible here: (sha256 + receiving + the registry) / "
+                    f"  least possible here: (sha256 + inflating + receiving + the registry) / "
                     f"{figures['cpus']:.0f} CPUs",
                     f"{fmt_ms(bound)} ({bound / figures['streaming_ms']:.2f} x)",
                 ),
@@ -193,7 +232,8 @@ def measure_image(report: Report, repeat: int) -> None:
                     "read the scripts, warm", fmt_ms(figures["warm_ms"]), warm_budget, warm_verdict
                 ),
                 Row("a later image, same base", fmt_ms(figures["later_image_same_base_ms"])),
-                Row("sha256 of the blobs (one core)", fmt_ms(figures["sha256_ms"])),
+                Row("sha256 of the blobs, in memory (one core)", fmt_ms(figures["sha256_ms"])),
+                Row("inflating the layers, in memory (one core)", fmt_ms(figures["inflate_ms"])),
                 Row(
                     "load average (1 min) at the end",
                     f"{figures['load_average']:.2f} on {figures['cpus']:.0f} CPUs",
