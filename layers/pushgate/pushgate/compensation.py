@@ -52,7 +52,8 @@ class Compensation:
             report.revert = self._run_migrations("check_revert", dead.from_revision, dead.image)
             self._no_downgrade_task(dead, report.revert)
         elif dead.started_migrating:
-            report.revert = self._revert(dead.from_revision, dead.image)
+            # with the pushed image's scripts when the run had described its push
+            report.revert = self._run_migrations("revert", dead.from_revision, dead.image)
             if report.revert.get("applied"):
                 report.steps.append(f"reverted the schema to {dead.from_revision or 'base'}")
         if moved_service and previous is not None and self.config.restore_previous_version:
@@ -74,11 +75,6 @@ class Compensation:
             )
         except ClientError as exc:
             raise StepFailed(_code(exc), str(exc)) from exc
-
-    def _revert(self, from_revision: str | None, image: dict[str, str] | None) -> dict[str, Any]:
-        """run_migrations' revert, with the pushed image's scripts when the run had described
-        its push; StepFailed with its error when it raised."""
-        return self._run_migrations("revert", from_revision, image)
 
     def _no_downgrade_task(self, dead: DeadRun, read: dict[str, Any]) -> None:
         """A task-runner run, its schema ``read`` by check_revert. Nothing is downgraded here:
@@ -119,6 +115,7 @@ class Compensation:
     def _run_migrations(
         self, action: str, from_revision: str | None, image: dict[str, str] | None
     ) -> dict[str, Any]:
+        """run_migrations' reply to ``action``; StepFailed with its error when it raised."""
         event: dict[str, Any] = {"action": action, "from_revision": from_revision}
         if image is not None:
             event["image"] = image

@@ -12,11 +12,10 @@ takeover path).
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Final, NotRequired, TypedDict
 
-from pushgate.database import DatabaseSettings, connect, reraise_classified
+from pushgate.database import DatabaseSettings, connected
 from pushgate.dblock import LockClaim, LockTaken, lock_place, take_lock
 from pushgate.errors import DatabaseNotReady
 from pushgate.versiontable import VersionTable
@@ -47,34 +46,27 @@ def check_database(
     table = version_table or VersionTable()
     started = time.perf_counter()
     lock: LockTaken | None = None
-    con = connect(db)
-    try:
-        with reraise_classified():
-            if table.set_search_path_sql is not None:
-                con.run(table.set_search_path_sql)
-            if claim is not None:
-                con.run("START TRANSACTION")  # closing without COMMIT rolls it all back
-            rows = con.run(_PROBE_SQL, version_table=table.qualified)
-            server_version, in_recovery, has_version_table = rows[0]
-            if in_recovery:
-                raise _in_recovery(db)
-            if claim is not None:
-                lock = take_lock(con, lock_place(con, table), claim, row_wait_ms=row_wait_ms(db))
-            revisions = (
-                [
-                    row[0]
-                    for row in con.run(
-                        f"SELECT version_num FROM {table.qualified} ORDER BY version_num"
-                    )
-                ]
-                if has_version_table
-                else []
-            )
-            if claim is not None:
-                con.run("COMMIT")
-    finally:
-        with contextlib.suppress(Exception):  # closing a broken connection may fail
-            con.close()
+    with connected(db, table.set_search_path_sql) as con:
+        if claim is not None:
+            con.run("START TRANSACTION")  # closing without COMMIT rolls it all back
+        rows = con.run(_PROBE_SQL, version_table=table.qualified)
+        server_version, in_recovery, has_version_table = rows[0]
+        if in_recovery:
+            raise _in_recovery(db)
+        if claim is not None:
+            lock = take_lock(con, lock_place(con, table), claim, row_wait_ms=row_wait_ms(db))
+        revisions = (
+            [
+                row[0]
+                for row in con.run(
+                    f"SELECT version_num FROM {table.qualified} ORDER BY version_num"
+                )
+            ]
+            if has_version_table
+            else []
+        )
+        if claim is not None:
+            con.run("COMMIT")
     latency_ms = round((time.perf_counter() - started) * 1000, 2)
     readiness = Readiness(
         ready=True,

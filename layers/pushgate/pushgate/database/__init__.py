@@ -4,7 +4,8 @@
   the tunables;
 - :mod:`~pushgate.database.secret`: the Secrets Manager secret (RDS JSON format);
 - :mod:`~pushgate.database.source`: which of the two a handler uses, validated at cold start;
-- :mod:`~pushgate.database.connect`: pg8000 connections (connect timeout, TLS);
+- :mod:`~pushgate.database.connect`: pg8000 connections (connect timeout, TLS), and
+  :func:`connected` (connect, search_path, classified failures, close);
 - :mod:`~pushgate.database.classify`: SQLSTATE and exception type -> DatabaseNotReady (retry)
   or DatabaseConfigError (final), and :func:`reraise_classified`.
 
@@ -21,7 +22,7 @@ from pushgate.database.classify import (
     server_message,
     sqlstate,
 )
-from pushgate.database.connect import connect, connect_dbapi
+from pushgate.database.connect import connect, connect_dbapi, connected
 from pushgate.database.secret import (
     SECRET_MAX_AGE_SECONDS,
     fetch_secret_settings,
@@ -49,6 +50,7 @@ __all__ = [
     "classify_error",
     "connect",
     "connect_dbapi",
+    "connected",
     "describe_error",
     "fetch_secret_settings",
     "load_database_source",

@@ -5,15 +5,17 @@ TLS: ``disable``, ``prefer`` (the default, as libpq: TLS when the server offers 
 ``prefer``, a server that refuses TLS is remembered for the process, so later connections skip
 the TLS request. With ``require``, a server that answers the TLS request with "no" is a
 DatabaseConfigError (retrying cannot change its answer); any other failure to connect is
-DatabaseNotReady or DatabaseConfigError (:mod:`pushgate.database.classify`).
+DatabaseNotReady or DatabaseConfigError (:mod:`pushgate.database.classify`). :func:`connected`
+is the whole round: connect, set the search_path, classify the block's failures, close.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 
 import pg8000.dbapi
@@ -107,3 +109,21 @@ def connect_dbapi(
 ) -> pg8000.dbapi.Connection:
     """A pg8000 DB-API connection (for SQLAlchemy's ``creator``), errors as :func:`connect`."""
     return _open(pg8000.dbapi.Connection, db, application_name)
+
+
+@contextlib.contextmanager
+def connected(
+    db: DatabaseSettings, set_search_path_sql: str | None = None
+) -> Iterator[pg8000.native.Connection]:
+    """A :func:`connect` connection with ``set_search_path_sql`` run first (when not None), the
+    block's failures classified (:func:`reraise_classified`), closed on exit (without COMMIT:
+    an open transaction rolls back; a broken connection's failing close is ignored)."""
+    con = connect(db)
+    try:
+        with reraise_classified():
+            if set_search_path_sql is not None:
+                con.run(set_search_path_sql)
+            yield con
+    finally:
+        with contextlib.suppress(Exception):  # closing a broken connection may fail
+            con.close()

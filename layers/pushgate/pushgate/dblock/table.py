@@ -30,9 +30,8 @@ from pg8000.exceptions import DatabaseError
 from pushgate.database import (
     DatabaseSettings,
     classify_error,
-    connect,
+    connected,
     describe_error,
-    reraise_classified,
     sqlstate,
 )
 from pushgate.dblock.claim import ExecutionArn, LockClaim
@@ -213,14 +212,7 @@ def release_database_lock(
     db: DatabaseSettings, version_table: VersionTable, owner: ExecutionArn
 ) -> Released:
     """Connect and delete the row ``owner`` holds of ``version_table``'s lock, if any."""
-    con = connect(db)
-    try:
-        with reraise_classified():
-            if version_table.set_search_path_sql is not None:
-                con.run(version_table.set_search_path_sql)
-            place = lock_place(con, version_table)
-            released = release_lock(con, place, owner)
-    finally:
-        with contextlib.suppress(Exception):  # closing a broken connection may fail
-            con.close()
+    with connected(db, version_table.set_search_path_sql) as con:
+        place = lock_place(con, version_table)
+        released = release_lock(con, place, owner)
     return Released(key=place.key, released=released)
