@@ -97,6 +97,33 @@ class ScriptDir:
         (self.path / "versions" / f"{rev}_test.py").write_text(source)
 
 
+RUNS_FOR_SECONDS = 30 * 86400  # a month: a RUNNING owner outlasts every test's lock wait
+
+
+def execution_of(sfn: Any, machine: str, *, running: bool = True) -> str:
+    """The ARN of an execution (``run-1``) of a new state machine ``machine`` in the emulated
+    account of ``sfn`` (a moto Step Functions client): RUNNING, or one that was stopped.
+
+    What a lock test needs of another run: its one state waits ``RUNS_FOR_SECONDS``, so it stays
+    RUNNING with moto's ASL interpreter on too (a rehearsal: a month is 259 real seconds at a
+    time scale of 0.0001), and without it an execution is RUNNING until stopped."""
+    created = sfn.create_state_machine(
+        name=machine,
+        roleArn=f"arn:aws:iam::123456789012:role/{machine}",
+        definition=json.dumps(
+            {
+                "StartAt": "Hold",
+                "States": {"Hold": {"Type": "Wait", "Seconds": RUNS_FOR_SECONDS, "End": True}},
+            }
+        ),
+    )
+    started = sfn.start_execution(stateMachineArn=created["stateMachineArn"], name="run-1")
+    arn = str(started["executionArn"])
+    if not running:
+        sfn.stop_execution(executionArn=arn)
+    return arn
+
+
 def modules_after_cold_start(
     function: str,
     env: Mapping[str, str],

@@ -317,6 +317,16 @@ class Registry:
         hexdigest = digest.split(":")[1]
         return self.storage / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
 
+    def tamper(self, digest: str, at: int | None = None) -> None:
+        """Flip every bit of one byte of the stored blob ``digest``, at offset ``at`` (negative:
+        from the end; the middle by default). The registry then serves bytes of the same size
+        that no longer hash to ``digest``: what a test uses to show a reader verifies each blob
+        it reads (and keeps nothing of one that does not match)."""
+        blob = self.blob_file(digest)
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2 if at is None else at] ^= 0xFF
+        blob.write_bytes(bytes(data))
+
 
 def project_image(directory: Path, destination: str = "/app") -> list[Layer]:
     """The layers of an image whose ``destination`` holds ``directory`` (a Dockerfile's COPY

@@ -6,7 +6,6 @@ may go on, when it gives up, and that a push older than the one serving is not d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -20,7 +19,7 @@ from pushgate.errors import DeploymentLockHeld, DeploymentLockTimeout, InvalidRe
 from pushgate.lock import DeploymentLock, LockRequest
 from pushgate_cli.handlers import load_handler
 
-from tests.helpers import load_event
+from tests.helpers import execution_of, load_event
 
 if TYPE_CHECKING:
     from pushgate_cli.lambda_context import LambdaContext
@@ -79,15 +78,7 @@ def owner_of(lock_id: str = SAMPLE["lock_id"]) -> str | None:
 def execution(status: str) -> str:
     """The ARN of an execution of a real (emulated) state machine, RUNNING or ended."""
     sfn = boto3.client("stepfunctions")
-    machine = sfn.create_state_machine(
-        name=f"deploy-{status.lower()}",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )["stateMachineArn"]
-    arn = str(sfn.start_execution(stateMachineArn=machine)["executionArn"])
-    if status != "RUNNING":
-        sfn.stop_execution(executionArn=arn)
-    return arn
+    return execution_of(sfn, f"deploy-{status.lower()}", running=status == "RUNNING")
 
 
 def serve(pushed_at: str) -> None:

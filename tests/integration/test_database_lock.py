@@ -8,7 +8,6 @@ only its own row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -21,7 +20,7 @@ from pushgate import settings
 from pushgate.database import connect, parse_database_url
 from pushgate.errors import DatabaseLockHeld, DatabaseLockTimeout, DatabaseNotReady, InvalidRequest
 
-from tests.helpers import load_event, modules_after_cold_start, query, tables
+from tests.helpers import execution_of, load_event, modules_after_cold_start, query, tables
 
 if TYPE_CHECKING:
     from pushgate_cli.lambda_context import LambdaContext
@@ -42,19 +41,6 @@ def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         yield boto3.client("stepfunctions", region_name=REGION)
-
-
-def execution(sfn: Any, name: str, *, running: bool = True) -> str:
-    """The ARN of an execution of another stack's (emulated) state machine."""
-    machine = sfn.create_state_machine(
-        name=f"{name}-deploy",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )["stateMachineArn"]
-    arn = str(sfn.start_execution(stateMachineArn=machine, name="run-1")["executionArn"])
-    if not running:
-        sfn.stop_execution(executionArn=arn)
-    return arn
 
 
 def claim(owner: str = SAMPLE["database_lock"]["owner"], **overrides: Any) -> dict[str, Any]:
@@ -102,7 +88,7 @@ def test_a_lock_whose_owner_still_runs_is_held_and_nothing_is_written(
     check_database: Check, db_env: str, sfn: Any, lambda_context: LambdaContext
 ) -> None:
     # GIVEN another stack's run, still RUNNING, holds the lock of the same version table
-    other = execution(sfn, "orders")
+    other = execution_of(sfn, "orders-deploy")
     handler = check_database()
     handler.lambda_handler(claim(other, service="apps/orders"), lambda_context)
     # WHEN this stack's run checks the database
@@ -118,7 +104,7 @@ def test_a_run_that_waited_its_lock_wait_gives_up(
     check_database: Check, db_env: str, sfn: Any, lambda_context: LambdaContext
 ) -> None:
     # GIVEN the lock held by a RUNNING run, and this run started longer ago than its lock wait
-    other = execution(sfn, "orders")
+    other = execution_of(sfn, "orders-deploy")
     handler = check_database()
     handler.lambda_handler(claim(other), lambda_context)
     # WHEN it checks the database THEN DatabaseLockTimeout, the row still the other run's
@@ -133,7 +119,7 @@ def test_a_lock_whose_owner_ended_is_taken_over(
 ) -> None:
     # GIVEN the lock left behind by a run that is no longer RUNNING (or no execution at all)
     if ended == "stopped":
-        other = execution(sfn, "orders", running=False)
+        other = execution_of(sfn, "orders-deploy", running=False)
     else:
         other = "arn:aws:states:us-east-1:123456789012:execution:orders-deploy:gone"
     handler = check_database()

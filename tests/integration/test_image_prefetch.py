@@ -86,22 +86,11 @@ def test_a_tampered_base_layer_is_refused_even_when_fetched_ahead(
     # GIVEN an image whose second big layer the registry serves altered
     middle = filler("e")
     ref = registry.push([filler("f"), middle, project_layer()])
-    blob = registry.blob_file(_digest(middle.blob()))
-    data = bytearray(blob.read_bytes())
-    data[-100] ^= 0xFF
-    blob.write_bytes(bytes(data))
+    registry.tamper(_digest(middle.blob()), at=-100)
     # WHEN it is read THEN InvalidImage names the digest it has, and the thread is gone
     with pytest.raises(InvalidImage, match="has digest"):
         reader(tmp_path, []).read(ref)
     assert fetching_threads() == []
-
-
-def tamper(registry: Registry, layer: Layer) -> None:
-    """The registry serves ``layer``'s blob with one byte altered."""
-    blob = registry.blob_file(_digest(layer.blob()))
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    blob.write_bytes(bytes(data))
 
 
 def test_two_layers_failing_at_once_report_the_first_in_order(
@@ -113,8 +102,8 @@ def test_two_layers_failing_at_once_report_the_first_in_order(
     late_tampered, early_tampered = filler("g"), filler("h")
     refused_first = registry.push([filler("i"), hostile, late_tampered, project_layer()])
     tampered_first = registry.push([filler("j"), early_tampered, hostile, project_layer()])
-    tamper(registry, late_tampered)
-    tamper(registry, early_tampered)
+    registry.tamper(_digest(late_tampered.blob()))
+    registry.tamper(_digest(early_tampered.blob()))
     # WHEN each is read THEN InvalidImage names the earlier layer's fault, and the threads end
     with pytest.raises(InvalidImage, match="layer 2/4") as refused:
         reader(tmp_path, []).read(refused_first)

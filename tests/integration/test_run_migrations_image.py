@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -54,16 +53,16 @@ def pushed(registry: Registry, script_dir: ScriptDir) -> ImageRef:
 
 @dataclass(frozen=True)
 class Pushed:
-    """The pushed image, where the registry keeps its project layer, the database's URL."""
+    """The pushed image, the digest of its project layer, the database's URL."""
 
     ref: ImageRef
-    project_blob: Path
+    project_layer: str
     database_url: str
 
 
 @pytest.fixture
 def pushed_image(image_env: str, pushed: ImageRef, registry: Registry) -> Pushed:
-    return Pushed(pushed, registry.blob_file(_layer_digests(registry, pushed)[-1]), image_env)
+    return Pushed(pushed, _layer_digests(registry, pushed)[-1], image_env)
 
 
 def image_of(ref: ImageRef) -> dict[str, str]:
@@ -103,7 +102,10 @@ def test_the_pushed_images_scripts_run_and_its_downgrade_reverts_them(
 
 
 def test_a_warm_invocation_for_the_same_digest_does_not_read_the_image_again(
-    run_migrations: RunMigrations, pushed_image: Pushed, lambda_context: LambdaContext
+    run_migrations: RunMigrations,
+    pushed_image: Pushed,
+    registry: Registry,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN a process that ran the image's upgrade WHEN its layer blob is then removed from the
     registry and the same digest is planned THEN the plan still answers (the built migrator and
@@ -111,7 +113,7 @@ def test_a_warm_invocation_for_the_same_digest_does_not_read_the_image_again(
     handler = run_migrations()
     image = image_of(pushed_image.ref)
     _invoke(handler, {"action": "upgrade", "image": image}, lambda_context)
-    pushed_image.project_blob.write_bytes(b"gone")
+    registry.blob_file(pushed_image.project_layer).write_bytes(b"gone")
 
     plan = _invoke(handler, {"action": "plan", "image": image}, lambda_context)
 
@@ -120,13 +122,14 @@ def test_a_warm_invocation_for_the_same_digest_does_not_read_the_image_again(
 
 
 def test_a_tampered_image_is_refused_and_nothing_is_changed(
-    run_migrations: RunMigrations, pushed_image: Pushed, lambda_context: LambdaContext
+    run_migrations: RunMigrations,
+    pushed_image: Pushed,
+    registry: Registry,
+    lambda_context: LambdaContext,
 ) -> None:
     """GIVEN an image whose project layer was altered in the registry after the push WHEN it is
     upgraded THEN InvalidImage, and the database is untouched."""
-    data = bytearray(pushed_image.project_blob.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    pushed_image.project_blob.write_bytes(bytes(data))
+    registry.tamper(pushed_image.project_layer)
     event = {"action": "upgrade", "image": image_of(pushed_image.ref)}
 
     with pytest.raises(InvalidImage):

@@ -22,7 +22,7 @@ from pushgate_cli.rehearse import (
     RunResult,
 )
 
-from tests.helpers import HEAD, query
+from tests.helpers import HEAD, execution_of, query
 
 pytestmark = pytest.mark.statemachine
 
@@ -42,29 +42,6 @@ def rehearsal(database_url: str, scenario: str = "healthy") -> Iterator[Rehearsa
     )
     with RehearsalEnvironment(config) as env:
         yield env
-
-
-DAY = 86400
-
-
-def other_stacks_run(*, running: bool, seconds: int = 30 * DAY) -> str:
-    """An execution of another stack's machine in the same account: RUNNING for `seconds`
-    (simulated: a month is 259 real seconds here), or one that was stopped."""
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine = sfn.create_state_machine(
-        name="orders-deploy",
-        roleArn="arn:aws:iam::123456789012:role/orders",
-        definition=json.dumps(
-            {
-                "StartAt": "Hold",
-                "States": {"Hold": {"Type": "Wait", "Seconds": seconds, "End": True}},
-            }
-        ),
-    )["stateMachineArn"]
-    arn = str(sfn.start_execution(stateMachineArn=machine, name="run-1")["executionArn"])
-    if not running:
-        sfn.stop_execution(executionArn=arn)
-    return arn
 
 
 def hold(database_url: str, owner: str) -> None:
@@ -134,12 +111,13 @@ def test_another_stacks_running_execution_holds_the_lock_and_nothing_is_migrated
 ) -> None:
     with rehearsal(database_url) as env:
         # GIVEN another stack's run, RUNNING, holds the lock of this database's version table
-        other = other_stacks_run(running=True)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        other = execution_of(sfn, "orders-deploy")
         hold(database_url, other)
         # WHEN a push of this stack is deployed
         result = env.execute(env.push_event("release-2"))
         locks_after = deployment_locks(env)
-        boto3.client("stepfunctions", region_name=REGION).stop_execution(executionArn=other)
+        sfn.stop_execution(executionArn=other)
     # THEN "Check database" waited a minute at a time, and the run failed with nothing migrated
     assert result.status == "failed"
     assert result.revision_after == result.revision_before
@@ -160,7 +138,9 @@ def test_another_stacks_running_execution_holds_the_lock_and_nothing_is_migrated
 def test_an_ended_runs_lock_is_taken_over_and_released(database_url: str) -> None:
     with rehearsal(database_url) as env:
         # GIVEN a row left by another stack's run that was stopped (never released)
-        other = other_stacks_run(running=False)
+        other = execution_of(
+            boto3.client("stepfunctions", region_name=REGION), "orders-deploy", running=False
+        )
         hold(database_url, other)
         # WHEN a push is deployed
         result = env.execute(env.push_event("release-2"))

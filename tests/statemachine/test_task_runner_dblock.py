@@ -14,6 +14,7 @@ import boto3
 import pytest
 from pushgate_cli.rehearse import REGION, SCENARIOS, RehearsalConfig, RehearsalEnvironment
 
+from tests.helpers import execution_of
 from tests.statemachine.test_database_lock import (
     CHECK,
     RELEASE,
@@ -22,7 +23,6 @@ from tests.statemachine.test_database_lock import (
     deployment_locks,
     hold,
     lock_rows,
-    other_stacks_run,
 )
 
 pytestmark = pytest.mark.statemachine
@@ -77,14 +77,15 @@ def test_another_stacks_run_holding_the_database_lock_means_no_task_starts(
 ) -> None:
     with task_rehearsal(database_url, time_scale=SLOW) as env:
         # GIVEN another stack's RUNNING execution holds this database's lock
-        other = other_stacks_run(running=True)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        other = execution_of(sfn, "orders-deploy")
         hold(database_url, other)
         # WHEN a push is deployed with the task runner
         result = env.execute(env.push_event("release-2"))
         locks_after = deployment_locks(env)
         assert env.tasks is not None
         runs = list(env.tasks.runs)
-        boto3.client("stepfunctions", region_name=REGION).stop_execution(executionArn=other)
+        sfn.stop_execution(executionArn=other)
     # THEN it failed at "Check database": no task ran, nothing migrated, the service untouched
     assert result.status == "failed"
     assert runs == []
