@@ -105,8 +105,9 @@ def execution_of(sfn: Any, machine: str, *, running: bool = True) -> str:
     account of ``sfn`` (a moto Step Functions client): RUNNING, or one that was stopped.
 
     What a lock test needs of another run: its one state waits ``RUNS_FOR_SECONDS``, so it stays
-    RUNNING with moto's ASL interpreter on too (a rehearsal: a month is 259 real seconds at a
-    time scale of 0.0001), and without it an execution is RUNNING until stopped."""
+    RUNNING with moto's ASL interpreter on too, at a time scale above 0 (a month is 259 real
+    seconds at 0.0001; at 0 the interpreter skips waits), and without the interpreter an
+    execution is RUNNING until stopped."""
     created = sfn.create_state_machine(
         name=machine,
         roleArn=f"arn:aws:iam::123456789012:role/{machine}",
