@@ -6,11 +6,10 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pushgate_cli.bench.budgets import Report
 from pushgate_cli.bench.cold_start import measure_cold_starts
@@ -52,11 +51,6 @@ def _say(message: str) -> None:
     print(f"pushgate bench: {message}", file=sys.stderr, flush=True)  # noqa: T201
 
 
-def _safety_poll(template: Mapping[str, Any], parameters: Mapping[str, str]) -> float:
-    name = "SafetyPollSeconds"
-    return float(parameters.get(name) or template["Parameters"][name]["Default"])
-
-
 def _summary(report: Report) -> str:
     verdicts = [b["verdict"] for b in report.budgets]
     return f"{verdicts.count('PASS')} budgets PASS, {verdicts.count('OVER')} OVER" + (
@@ -87,10 +81,9 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
     if only is not None and only not in SECTIONS:
         _say(f"--only must be one of {', '.join(SECTIONS)}, not {only!r}")
         return 2
-    from pushgate_cli.template import load_template, samconfig_parameters
+    from pushgate_cli.template import load_template
 
     template = load_template(REPO_ROOT / "template.yaml")
-    parameters = samconfig_parameters(REPO_ROOT / "samconfig.toml", CONFIG_ENV)
     resolvers = config_resolvers(template, REPO_ROOT / "samconfig.toml")
     functions = stack_functions(template, resolvers[CONFIG_ENV])  # what a deploy runs
     every = all_functions(template, resolvers)  # every function's cold start is measured
@@ -122,7 +115,12 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
         attempt(
             "the rehearsal",
             lambda: measure_rehearsal(
-                report, repeat, _safety_poll(template, parameters), cold, functions, logs
+                report,
+                repeat,
+                float(resolvers[CONFIG_ENV].ref("SafetyPollSeconds")),
+                cold,
+                functions,
+                logs,
             ),
         )
         attempt("both runners", lambda: measure_runners(report, logs))
