@@ -310,7 +310,12 @@ def test_the_lock_is_asked_for_again_every_minute_until_the_longest_lock_wait() 
     # GIVEN "Take the deployment lock" and the longest lock wait a run may have
     state = states_of()["Take the deployment lock"]
     (held,) = [r for r in state["Retry"] if r["ErrorEquals"] == ["DeploymentLockHeld"]]
-    longest_wait = PARAMETERS["HealthDeadlineSeconds"]["MaxValue"] + 3600
+    longest_wait = (
+        PARAMETERS["HealthDeadlineSeconds"]["MaxValue"]
+        + PARAMETERS["SnapshotDeadlineSeconds"]["MaxValue"]
+        + 2 * PARAMETERS["MigrationTaskTimeoutSeconds"]["MaxValue"]
+        + 3600
+    )
     # THEN the retries, a minute apart, outlast it: DeploymentLockTimeout ends the wait first
     assert (held["IntervalSeconds"], held["BackoffRate"]) == (60, 1)
     assert held["IntervalSeconds"] * held["MaxAttempts"] > longest_wait
