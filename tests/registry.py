@@ -12,6 +12,7 @@ from pushgate_cli.registry import (
     OCI_MANIFEST,
     Layer,
     Registry,
+    blob_digest,
     running_registry,
     write_layout,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "OCI_MANIFEST",
     "Layer",
     "Registry",
+    "blob_digest",
     "project_layer",
     "running_registry",
     "write_layout",

@@ -126,12 +126,13 @@ class Layer:
 
 
 # -- OCI layouts -----------------------------------------------------------------------------
-def _digest(data: bytes) -> str:
+def blob_digest(data: bytes) -> str:
+    """The OCI digest of ``data``: ``sha256:<hex>``."""
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def _put(layout: Path, data: bytes) -> dict[str, Any]:
-    digest = _digest(data)
+    digest = blob_digest(data)
     path = layout / "blobs" / "sha256" / digest.split(":")[1]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -140,7 +141,7 @@ def _put(layout: Path, data: bytes) -> dict[str, Any]:
 
 def _image(layout: Path, layers: Sequence[Layer], os: str, architecture: str) -> dict[str, Any]:
     """Write an image's blobs and manifest; the manifest's descriptor."""
-    diff_ids = [_digest(layer.tar()) for layer in layers]
+    diff_ids = [blob_digest(layer.tar()) for layer in layers]
     config = json.dumps(
         {
             "architecture": architecture,

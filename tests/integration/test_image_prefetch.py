@@ -4,7 +4,6 @@ remembered as empty under the path is not fetched again."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -17,7 +16,7 @@ from pushgate.image import ImageReader, ImageRef, ImageSettings
 from pushgate.image.prefetch import Prefetcher, StoppableBlob
 from pushgate.image.registry import RegistryClient
 
-from tests.registry import Layer, Registry, project_layer
+from tests.registry import Layer, Registry, blob_digest, project_layer
 
 pytestmark = pytest.mark.registry
 
@@ -86,7 +85,7 @@ def test_a_tampered_base_layer_is_refused_even_when_fetched_ahead(
     # GIVEN an image whose second big layer the registry serves altered
     middle = filler("e")
     ref = registry.push([filler("f"), middle, project_layer()])
-    registry.tamper(_digest(middle.blob()), at=-100)
+    registry.tamper(blob_digest(middle.blob()), at=-100)
     # WHEN it is read THEN InvalidImage names the digest it has, and the thread is gone
     with pytest.raises(InvalidImage, match="has digest"):
         reader(tmp_path, []).read(ref)
@@ -102,15 +101,15 @@ def test_two_layers_failing_at_once_report_the_first_in_order(
     late_tampered, early_tampered = filler("g"), filler("h")
     refused_first = registry.push([filler("i"), hostile, late_tampered, project_layer()])
     tampered_first = registry.push([filler("j"), early_tampered, hostile, project_layer()])
-    registry.tamper(_digest(late_tampered.blob()))
-    registry.tamper(_digest(early_tampered.blob()))
+    registry.tamper(blob_digest(late_tampered.blob()))
+    registry.tamper(blob_digest(early_tampered.blob()))
     # WHEN each is read THEN InvalidImage names the earlier layer's fault, and the threads end
     with pytest.raises(InvalidImage, match="layer 2/4") as refused:
         reader(tmp_path, []).read(refused_first)
     assert "device file" in str(refused.value)
     with pytest.raises(InvalidImage, match="has digest") as tampered:
         reader(tmp_path, []).read(tampered_first)
-    assert _digest(early_tampered.blob()) in str(tampered.value)
+    assert blob_digest(early_tampered.blob()) in str(tampered.value)
     assert fetching_threads() == []
 
 
@@ -148,7 +147,3 @@ def test_the_threads_fetch_no_further_ahead_than_two_layers(
         assert list(results) == [0, 1, 2, 3, 4]
     assert sum(client.requests for client in clients) == 5
     assert fetching_threads() == []
-
-
-def _digest(blob: bytes) -> str:
-    return f"sha256:{hashlib.sha256(blob).hexdigest()}"

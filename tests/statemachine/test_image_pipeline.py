@@ -4,7 +4,6 @@ same digest the registry computed."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from pushgate_cli.registry import Registry, project_image
+from pushgate_cli.registry import Registry, blob_digest, project_image
 from pushgate_cli.rehearse import (
     REGION,
     SCENARIOS,
@@ -114,7 +113,7 @@ def test_a_tampered_image_is_rejected_before_the_lock_with_the_database_untouche
     (newer / f"{uuid.uuid4().hex}.txt").write_text("this image's own")  # no other test's blob
     event = push(environment, newer, "release-3", START)
     layers = project_image(newer)
-    registry.tamper(_digest(layers[0].blob()))
+    registry.tamper(blob_digest(layers[0].blob()))
     calls = migration_calls(environment)
     # WHEN the push is deployed
     result = environment.execute(event)
@@ -188,7 +187,3 @@ def test_the_rollbacks_downgrade_runs_the_same_digests_scripts(
     digests = {call["action"]: call["image"]["digest"] for call in calls}
     actions = ["read", "review", "upgrade", "revert"]
     assert digests == dict.fromkeys(actions, event["detail"]["image-digest"])
-
-
-def _digest(blob: bytes) -> str:
-    return f"sha256:{hashlib.sha256(blob).hexdigest()}"
