@@ -54,6 +54,12 @@ def load_template(path: Path) -> dict[str, Any]:
     return document
 
 
+def samconfig_environments(config: Mapping[str, Any]) -> list[str]:
+    """The environments a parsed samconfig.toml deploys (those with a ``deploy`` table), in the
+    file's order."""
+    return [name for name, body in config.items() if isinstance(body, dict) and "deploy" in body]
+
+
 def samconfig_parameters(path: Path, config_env: str) -> dict[str, str]:
     """The `parameter_overrides` of one environment in samconfig.toml (empty if none)."""
     if not path.exists():

@@ -16,6 +16,7 @@ from pushgate_cli.template import (
     function_environment,
     function_setting,
     offline_resolver,
+    samconfig_environments,
     samconfig_parameters,
 )
 
@@ -34,11 +35,7 @@ def config_resolvers(template: Mapping[str, Any], samconfig: Path) -> dict[str, 
     """A resolver for each environment samconfig.toml deploys (those with deploy parameters),
     :data:`CONFIG_ENV`'s first, then the others in the file's order."""
     config = tomllib.loads(samconfig.read_text()) if samconfig.exists() else {}
-    names = [CONFIG_ENV] + [
-        name
-        for name, body in config.items()
-        if name != CONFIG_ENV and isinstance(body, dict) and "deploy" in body
-    ]
+    names = [CONFIG_ENV] + [name for name in samconfig_environments(config) if name != CONFIG_ENV]
     return {
         name: offline_resolver(template, samconfig_parameters(samconfig, name)) for name in names
     }

@@ -21,6 +21,7 @@ from pushgate_cli.operator.errors import (
     Refused,
     StackNotFound,
 )
+from pushgate_cli.template import samconfig_environments
 
 # the outputs of template.yaml the commands read (a test keeps them equal to the template's)
 REQUIRED_OUTPUTS = (
@@ -59,7 +60,7 @@ def samconfig_stack(path: Path, config_env: str) -> StackRef:
         raise OperatorError(f"cannot read {path}: {exc}") from exc
     section = config.get(config_env)
     if not isinstance(section, dict):
-        known = sorted(k for k, v in config.items() if isinstance(v, dict) and "deploy" in v)
+        known = sorted(samconfig_environments(config))
         raise Refused(f"{path.name} has no environment {config_env!r} (it has: {', '.join(known)})")
     parameters = section.get("deploy", {}).get("parameters", {})
     name = parameters.get("stack_name")
