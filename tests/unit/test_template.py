@@ -329,7 +329,8 @@ def test_the_lock_is_asked_for_again_every_minute_until_the_longest_lock_wait() 
 # before a destructive change (a Choice, the instance's and the cluster's createDB*Snapshot, the
 # wait for it) + issue 9's two: Read the image's scripts (before the lock) and Find the serving
 # image (for schema_ahead)
-MAX_STATES = 69  # +14: issue 10, the task runner (Choices, schema check, run/watch/record, undo)
+MAX_STATES = 70  # +14: issue 10, the task runner (Choices, schema check, run/watch/record, undo)
+# +1: the task runner's snapshot (DatabaseSnapshot), a Choice after the wait sending each runner on
 MAX_PASS_STATES = 8
 
 

@@ -1,5 +1,4 @@
-"""What a ``run_migrations`` invocation asks for and answers: the request, the settings, the
-result (the contract of docs/design.md, Contracts)."""
+"""A ``run_migrations`` invocation's request, settings and result (docs/design.md, Contracts)."""
 
 from __future__ import annotations
 
@@ -59,6 +58,7 @@ class MigrationResult(TypedDict):
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
     schema_ahead: bool  # the database is past this image's head (the serving image's): nothing run
     downgrade: NotRequired[bool]  # check_revert: a downgrade task has this run's work to undo
+    to_apply: NotRequired[list[str]]  # check_upgrade: what the upgrade task would apply, in order
 
 
 class ScriptsRead(TypedDict):
