@@ -10,10 +10,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pushgate_cli.operator import commands
+from pushgate_cli.operator.account import StackRef, connect
+from pushgate_cli.operator.errors import AwsConfigUnreadable
 
 from tests.helpers import HEAD
 from tests.operator.conftest import World, wait_until_done
@@ -118,13 +122,37 @@ def test_history_lists_a_rolled_back_run_beside_the_succeeded_one(
 
 
 def test_history_of_a_period_without_runs_says_so(pushgate: Any) -> None:
-    # WHEN the operator asks for the runs since a date in the future
-    result = pushgate("history", "--since", "2999-01-01")
+    # WHEN the operator asks for the runs of the last 0 minutes (none started since now)
+    result = pushgate("history", "--since", "0m")
 
     # THEN one line says there were none, exit 1
     assert result.code == 1
     assert "no runs of" in result.stderr
-    assert "since 2999-01-01" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("since", "why"),
+    [
+        ("2099-01-01", "'2099-01-01' is in the future"),
+        ("2099-01-01T00:00+02:00", "is in the future"),
+        ("99999999d", "'99999999d' reaches back before the year 1"),
+        ("9999999999d", "reaches back before the year 1"),
+        ("yesterday", "expected 30m, 24h, 7d or a date"),
+    ],
+)
+def test_history_since_a_future_or_impossible_time_is_refused(
+    pushgate: Any, since: str, why: str
+) -> None:
+    # WHEN the operator asks for the runs since a date in the future, or too far back to exist
+    result = pushgate("history", "--since", since)
+
+    # THEN it is refused as bad input in one line, exit 2, no traceback
+    assert result.code == 2
+    assert why in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_replay_of_a_tag_starts_a_run_pinned_to_its_digest(world: World, pushgate: Any) -> None:
@@ -280,3 +308,230 @@ def test_the_errors_an_operator_meets_are_one_line_each(
     assert line in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stdout == ""
+
+
+def _one_line(result: Any) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    return str(lines[0])
+
+
+def _failing_credential_process(tmp_path: Path) -> Path:
+    script = tmp_path / "credentials.sh"
+    script.write_text(f"#!/bin/sh\necho 'token {SECRET}' >&2\necho '{SECRET}'\nexit 3\n")
+    script.chmod(0o755)
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = {script}\n")
+    return config
+
+
+SECRET = "S3cr3t-from-the-vault-4711"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "code", "line"),
+    [
+        (
+            ("--region", "bad region!"),
+            {},
+            2,
+            "refused: 'bad region!' is not an AWS region name",
+        ),
+        ((), {"AWS_DEFAULT_REGION": "bad region!"}, 2, "'bad region!' is not an AWS region"),
+        (
+            (),
+            {"AWS_SECRET_ACCESS_KEY": None},
+            1,
+            "partial AWS credentials in env: AWS_SECRET_ACCESS_KEY is missing",
+        ),
+        (("--profile", "nowhere"), {}, 1, "no AWS profile 'nowhere'"),
+    ],
+)
+def test_a_bad_region_or_partial_credentials_are_one_line_each(
+    pushgate: Any,
+    arguments: tuple[str, ...],
+    environment: dict[str, str | None],
+    code: int,
+    line: str,
+) -> None:
+    # WHEN the operator's region is malformed, or the shell holds half a key pair
+    result = pushgate("status", *arguments, **environment)
+
+    # THEN one line says which, with its exit code (2: refused input, 1: credentials)
+    assert result.code == code
+    assert line in _one_line(result)
+
+
+def test_a_failing_credential_process_is_one_line_without_its_output(
+    pushgate: Any, tmp_path: Path
+) -> None:
+    # GIVEN a profile whose credential_process fails, writing a secret to its output
+    config = _failing_credential_process(tmp_path)
+
+    # WHEN the operator runs a command with it
+    result = pushgate(
+        "status", AWS_CONFIG_FILE=str(config), AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None
+    )
+
+    # THEN one line says the credential process failed, exit 1, and the secret is nowhere
+    assert result.code == 1
+    assert "getting AWS credentials from the profile's credential_process failed" in _one_line(
+        result
+    )
+    assert SECRET not in result.stderr + result.stdout
+
+
+def test_a_malformed_aws_config_is_one_line(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an AWS config file that does not parse (a section header never closed)
+    config = tmp_path / "config"
+    config.write_text("[default\nregion = us-east-1\n")
+    for key, value in world.environ(AWS_CONFIG_FILE=str(config)).items():
+        monkeypatch.setenv(key, value)
+
+    # WHEN an operator command connects (in-process: `pushgate` itself imports moto first,
+    # whose import already reads the config file, see the strict xfail below)
+    with pytest.raises(AwsConfigUnreadable) as raised:
+        connect(StackRef(world.stack, None, None), profile=None, region=None)
+
+    # THEN the error is one line naming the file
+    assert str(raised.value).splitlines() == [
+        f"cannot parse the AWS config file {config}: fix it, or point AWS_CONFIG_FILE at another"
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli/pushgate_cli/main.py imports rehearse (moto) at its top, and moto's import "
+    "reads the AWS config file before any operator code runs (main.py is not this suite's)",
+)
+def test_pushgate_with_a_malformed_aws_config_prints_one_line(
+    pushgate: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default\nregion = us-east-1\n")
+    result = pushgate("status", AWS_CONFIG_FILE=str(config))
+    assert result.code == 1
+    assert "cannot parse the AWS config file" in _one_line(result)
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\xff\xfe[dev]\n", "is not UTF-8 text"),
+        (b"[dev]\ndeploy = 1\n", "environment 'dev' has no [dev.deploy.parameters] table"),
+        (b'[dev.deploy]\nparameters = "x"\n', "has no [dev.deploy.parameters] table"),
+        (b"[dev.deploy.parameters\n", "is not TOML"),
+        (b'[dev.deploy.parameters]\nregion = "us-east-1"\n', "no stack_name"),
+        (b'[dev.deploy.parameters]\nstack_name = "s"\nregion = 5\n', "region that is not"),
+    ],
+)
+def test_a_broken_samconfig_is_refused_in_one_line(
+    pushgate: Any, tmp_path: Path, content: bytes, why: str
+) -> None:
+    # GIVEN a samconfig.toml that is not UTF-8, not TOML, or not shaped as sam writes it
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_bytes(content)
+
+    # WHEN the operator points a command at it
+    result = pushgate("status", "--samconfig", str(samconfig))
+
+    # THEN it is refused as bad input in one line, exit 2
+    assert result.code == 2
+    assert why in _one_line(result)
+
+
+def test_a_samconfig_that_does_not_exist_is_refused(pushgate: Any) -> None:
+    result = pushgate("history", "--samconfig", "/nonexistent/samconfig.toml")
+
+    assert result.code == 2
+    assert "cannot read /nonexistent/samconfig.toml: No such file or directory" in _one_line(result)
+
+
+def _stack_like_the_worlds(world: World, name: str, **outputs: str) -> str:
+    """Another stack with the world's outputs, some of them changed."""
+    body = {
+        "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {k: {"Value": v} for k, v in {**_outputs(world), **outputs}.items()},
+    }
+    world.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(body))
+    return name
+
+
+def test_status_reports_a_serving_record_whose_run_is_no_longer_kept(
+    world: World, pushgate: Any
+) -> None:
+    # GIVEN a serving record written by a run Step Functions no longer keeps (over 90 days ago)
+    outputs = _outputs(world)
+    machine = outputs["DeployStateMachineArn"]
+    serving = world.client("dynamodb").get_item(
+        TableName=outputs["LockTableName"], Key={"lock_id": {"S": outputs["ServingRecordId"]}}
+    )["Item"]
+    expired = machine.replace(":stateMachine:", ":execution:") + ":push-long-ago"
+    world.client("dynamodb").put_item(
+        TableName=outputs["LockTableName"],
+        Item={
+            **serving,
+            "lock_id": {"S": "shop-dev/shop-api#serving-old"},
+            "execution": {"S": expired},
+        },
+    )
+    stack = _stack_like_the_worlds(
+        world, "pushgate-shop-old", ServingRecordId="shop-dev/shop-api#serving-old"
+    )
+
+    # WHEN the operator asks for the status
+    text = pushgate("status", "--stack", stack)
+    as_json = pushgate("status", "--stack", stack, "--json")
+
+    # THEN it reports the record and the service, and says the run's history is gone
+    assert text.code == 0, text.stderr
+    assert f"shop/api@{serving['digest']['S']}" in text.stdout
+    assert f"pushed {serving['pushed_at']['S']}" in text.stdout
+    assert "run push-long-ago: Step Functions no longer keeps its history" in text.stdout
+    service = world.client("ecs").describe_services(cluster="shop-dev", services=["shop-api"])
+    assert service["services"][0]["taskDefinition"].rsplit("/", 1)[-1] in text.stdout
+    found = json.loads(as_json.stdout)
+    assert found["serving"]["run_kept"] is False
+    assert found["serving"]["since"] is None
+
+
+def test_status_of_a_stack_whose_cluster_is_gone_says_the_service_is_not_found(
+    world: World, pushgate: Any
+) -> None:
+    # GIVEN a stack whose cluster no longer exists
+    stack = _stack_like_the_worlds(world, "pushgate-shop-gone", ClusterName="shop-gone")
+
+    # WHEN the operator asks for the status
+    result = pushgate("status", "--stack", stack)
+
+    # THEN it still reports, saying the service is not found for want of its cluster
+    assert result.code == 0, result.stderr
+    assert "service   shop-api on shop-gone: not found (no cluster shop-gone)" in result.stdout
+    assert "shop/api@sha256:" in result.stdout
+
+
+def test_two_replays_of_one_image_in_the_same_second_are_two_runs(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the operator's shell pointed at the account, and one moment for both replays
+    for key, value in world.environ().items():
+        monkeypatch.setenv(key, value)
+    deployment = connect(StackRef(world.stack, None, None), profile=None, region=None)
+    before = {e["name"] for e in _executions(world)}
+    now = datetime.now(UTC)
+
+    # WHEN two replays of release-1 start in the same second
+    first = commands.replay(deployment, "release-1", now=now)
+    second = commands.replay(deployment, "release-1", now=now)
+
+    # THEN each names its own execution, and both exist
+    assert first.name != second.name
+    assert first.arn != second.arn
+    started = {e["name"] for e in _executions(world)} - before
+    assert started == {first.name, second.name}
+    for arn in (first.arn, second.arn):
+        assert wait_until_done(world, arn)["status"] == "SUCCEEDED"

@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 from pushgate_cli.operator import commands
 from pushgate_cli.operator.account import Deployment, StackRef
-from pushgate_cli.operator.errors import Refused
+from pushgate_cli.operator.errors import AwsCallFailed, Refused
 
 pytestmark = pytest.mark.unit
 
@@ -131,3 +131,52 @@ def test_redrive_of_another_state_machines_execution_is_refused_before_any_call(
     other = "arn:aws:states:eu-west-1:111122223333:execution:billing-deploy:push-1"
     with pytest.raises(Refused, match="not of pushgate-shop-prod's deploy state machine"):
         commands.redrive(deployment, other)
+
+
+# what moto's server answers RedriveExecution with (it has none): Werkzeug's 500 page
+ERROR_PAGE = (
+    "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n"
+    "<h1>Internal Server Error</h1>\n<p>The server encountered an internal error and was "
+    "unable to complete your request.</p>\n"
+)
+
+
+def test_an_unexpected_error_reply_is_its_code_and_first_line(
+    deployment: Deployment, stubbed: Stubber
+) -> None:
+    # GIVEN a run that died on its way, and a service answering its redrive with an HTML page
+    stubbed.add_response(
+        "describe_execution", _described("ABORTED", stopDate=STARTED), {"executionArn": ARN}
+    )
+    stubbed.add_client_error(
+        "redrive_execution",
+        service_error_code="500",
+        service_message=ERROR_PAGE,
+        http_status_code=500,
+        expected_params={"executionArn": ARN},
+    )
+
+    # WHEN the operator redrives it
+    with pytest.raises(AwsCallFailed) as raised:
+        commands.redrive(deployment, ARN)
+
+    # THEN the error is one line: the code and the page's first text
+    assert str(raised.value) == "redriving push-7 failed: 500: 500 Internal Server Error"
+
+
+def test_a_long_error_message_is_trimmed_to_its_first_line(
+    deployment: Deployment, stubbed: Stubber
+) -> None:
+    stubbed.add_response("describe_execution", _described("ABORTED", stopDate=STARTED))
+    stubbed.add_client_error(
+        "redrive_execution",
+        service_error_code="ThrottlingException",
+        service_message="Rate exceeded " + "x" * 300 + "\nsecond line",
+    )
+    with pytest.raises(AwsCallFailed) as raised:
+        commands.redrive(deployment, ARN)
+    line = str(raised.value)
+    assert line.startswith("redriving push-7 failed: ThrottlingException: Rate exceeded xxx")
+    assert line.endswith("…")
+    assert "\n" not in line
+    assert "second line" not in line

@@ -117,18 +117,25 @@ def _stack(args: argparse.Namespace) -> StackRef:
 
 
 def _since(text: str, now: datetime | None = None) -> datetime:
+    """The start of `--since`: a period back from now, or a UTC date not in the future."""
     now = now or datetime.now(UTC)
     period = _PERIOD.fullmatch(text)
     if period:
         amount, unit = int(period[1]), period[2]
-        return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        try:
+            return now - timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: amount})
+        except OverflowError:
+            raise Refused(f"--since {text!r} reaches back before the year 1") from None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise Refused(
             f"--since {text!r}: expected 30m, 24h, 7d or a date like 2026-11-30"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when > now:
+        raise Refused(f"--since {text!r} is in the future (now is {now:%Y-%m-%d %H:%M} UTC)")
+    return when
 
 
 def _status(found: commands.Status, *, as_json: bool) -> int:
@@ -143,6 +150,7 @@ def _status(found: commands.Status, *, as_json: bool) -> int:
                     "region": d.region,
                     "serving": _serving_json(serving),
                     "service": vars(service) if service else None,
+                    "cluster_found": found.cluster_found,
                     "runs": [r.to_json() for r in found.runs],
                 },
                 indent=2,
@@ -158,7 +166,8 @@ def _status(found: commands.Status, *, as_json: bool) -> int:
             f"{service.running}/{service.desired} running"
         )
     else:
-        lines.append(f"service   {name}: not found")
+        gone = "" if found.cluster_found else f" (no cluster {d.outputs['ClusterName']})"
+        lines.append(f"service   {name}: not found{gone}")
     if serving is None:
         lines.append("serving   nothing recorded yet (no run has succeeded)")
     else:
@@ -168,13 +177,18 @@ def _status(found: commands.Status, *, as_json: bool) -> int:
         lines += [
             f"serving   {d.repository}@{serving.digest} ({tags})",
             f"          {_short(serving.task_definition or '?')}, pushed {serving.pushed_at}, "
-            f"serving since {_when(serving.since)} (run {_name(serving.execution)})",
+            f"serving since {_when(serving.since)} (run {_name(serving.execution)}"
+            + ("" if serving.run_kept else ": Step Functions no longer keeps its history")
+            + ")",
             "schema    "
             + (serving.revision or "not in the serving record (written by an older pushgate)"),
         ]
         if serving.consecutive_failures is not None:
             lines.append(f"failures  {serving.consecutive_failures} in a row since it")
-    lines += ["", f"last {len(found.runs)} runs:", *_table(found.runs, console=True)]
+    if found.runs:
+        lines += ["", f"last {len(found.runs)} runs:", *_table(found.runs, console=True)]
+    else:
+        lines += ["", "no runs kept by Step Functions (it keeps an ended run 90 days)"]
     _out("\n".join(lines))
     return EXIT_OK
 

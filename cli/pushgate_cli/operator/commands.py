@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import botocore.exceptions
 
 from pushgate_cli.offline import ExecutionReport
-from pushgate_cli.operator.account import Deployment, aws_errors, error_code
+from pushgate_cli.operator.account import Deployment, aws_errors, error_code, one_line
 from pushgate_cli.operator.errors import NoRuns, Refused
 from pushgate_cli.operator.runs import (
     FAIL_OUTCOMES,
@@ -19,6 +20,7 @@ from pushgate_cli.operator.runs import (
     console_url,
     describe,
     execution_arn,
+    find,
     recent,
 )
 
@@ -40,6 +42,7 @@ class Serving:
     tags: list[str]  # the image's tags in the repository now
     in_repository: bool
     since: datetime | None  # when that run ended
+    run_kept: bool  # Step Functions still has that run (it keeps an ended run 90 days)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Status:
     deployment: Deployment
     serving: Serving | None
     service: ServiceNow | None
+    cluster_found: bool
     runs: list[Run]
 
 
@@ -73,11 +77,14 @@ class Explained:
 
 
 def status(deployment: Deployment) -> Status:
+    """What serves and the last runs; a serving record whose run Step Functions no longer keeps
+    (nor any other run) still reports the record and the service."""
     runs = list(recent(deployment, since=None, limit=STATUS_RUNS))
-    if not runs:
-        raise NoRuns(f"no runs yet of {deployment.state_machine_arn}")
     serving = _serving(deployment)
-    return Status(deployment, serving, _service(deployment), runs)
+    if not runs and serving is None:
+        raise NoRuns(f"no runs yet of {deployment.state_machine_arn}")
+    service, cluster_found = _service(deployment)
+    return Status(deployment, serving, service, cluster_found, runs)
 
 
 def history(deployment: Deployment, since: datetime) -> list[Run]:
@@ -110,7 +117,10 @@ def replay(deployment: Deployment, reference: str, *, now: datetime | None = Non
     if "imageTag" in image_id:
         replay_input["tag"] = reference  # pinned to the digest the tag points at now
     when = now or datetime.now(UTC)
-    name = f"replay-{when:%Y%m%dT%H%M%S}-{digest[7:19]}"
+    # a name of its own for each replay (StartExecution returns the running execution for the
+    # same name and input): two replays of one image in the same second are two runs, not one
+    # run announced twice; the deployment lock serialises them and a replay is safe to repeat
+    name = f"replay-{when:%Y%m%dT%H%M%S}-{digest[7:19]}-{secrets.token_hex(3)}"
     sfn = deployment.client("stepfunctions")
     with aws_errors(f"starting {name}"):
         started = sfn.start_execution(
@@ -142,7 +152,7 @@ def redrive(deployment: Deployment, reference: str) -> Run:
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) != "ExecutionNotRedrivable":
                 raise
-            message = exc.response.get("Error", {}).get("Message")
+            message = one_line(exc.response.get("Error", {}).get("Message"))
             raise Refused(f"{run.name} cannot be redriven: {message}") from None
     return describe(deployment, run.arn)
 
@@ -195,9 +205,7 @@ def _serving(deployment: Deployment) -> Serving | None:
     digest = str(item["digest"]["S"])
     tags, in_repository = _tags(deployment, digest)
     execution = text("execution")
-    since = None
-    if execution:
-        since = describe(deployment, execution).stopped
+    run = find(deployment, execution) if execution else None
     return Serving(
         digest=digest,
         pushed_at=text("pushed_at"),
@@ -207,7 +215,8 @@ def _serving(deployment: Deployment) -> Serving | None:
         consecutive_failures=int(failures) if failures is not None else None,
         tags=tags,
         in_repository=in_repository,
-        since=since,
+        since=run.stopped if run else None,
+        run_kept=run is not None,
     )
 
 
@@ -223,19 +232,25 @@ def _tags(deployment: Deployment, digest: str) -> tuple[list[str], bool]:
     return sorted(found["imageDetails"][0].get("imageTags", [])), True
 
 
-def _service(deployment: Deployment) -> ServiceNow | None:
+def _service(deployment: Deployment) -> tuple[ServiceNow | None, bool]:
+    """The ECS service now (None: not found), and whether its cluster exists."""
     ecs = deployment.client("ecs")
     with aws_errors("describing the service"):
-        found = ecs.describe_services(
-            cluster=deployment.outputs["ClusterName"], services=[deployment.outputs["ServiceName"]]
-        )["services"]
+        try:
+            found = ecs.describe_services(
+                cluster=deployment.outputs["ClusterName"],
+                services=[deployment.outputs["ServiceName"]],
+            )["services"]
+        except ecs.exceptions.ClusterNotFoundException:
+            return None, False
     if not found:
-        return None
-    return ServiceNow(
+        return None, True
+    service = ServiceNow(
         str(found[0]["taskDefinition"]),
         int(found[0]["desiredCount"]),
         int(found[0]["runningCount"]),
     )
+    return service, True
 
 
 def _pushed_digest(run: Run) -> str | None:

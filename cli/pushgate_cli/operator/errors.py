@@ -15,6 +15,10 @@ class NoRegion(OperatorError):
     """No region: none configured, none given, none in samconfig.toml."""
 
 
+class AwsConfigUnreadable(OperatorError):
+    """The AWS config file (~/.aws/config, AWS_CONFIG_FILE) cannot be parsed."""
+
+
 class StackNotFound(OperatorError):
     """The environment's CloudFormation stack does not exist in this account and region."""
 

@@ -102,12 +102,21 @@ def execution_arn(deployment: Deployment, reference: str) -> str:
 
 
 def describe(deployment: Deployment, arn: str) -> Run:
+    found = find(deployment, arn)
+    if found is None:
+        raise Refused(f"no execution {arn} in {deployment.region}")
+    return found
+
+
+def find(deployment: Deployment, arn: str) -> Run | None:
+    """The execution, or None when Step Functions has none by this ARN (any more: it keeps an
+    ended execution 90 days)."""
     sfn = deployment.client("stepfunctions")
     with aws_errors(f"describing execution {arn}"):
         try:
             found = sfn.describe_execution(executionArn=arn)
         except sfn.exceptions.ExecutionDoesNotExist:
-            raise Refused(f"no execution {arn} in {deployment.region}") from None
+            return None
     return _run(deployment, found)
 
 
