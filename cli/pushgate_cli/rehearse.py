@@ -548,6 +548,8 @@ class RehearsalEnvironment:
             server = EmbeddedPostgres(bin_dir=self.config.pg_bin)
         except ValueError as exc:
             raise RehearsalError(f"--pg-bin: {exc}") from exc
+        except PermissionError as exc:  # loading the wheel: platformdirs refuses an unsafe TMPDIR
+            raise RehearsalError(f"the embedded PostgreSQL cannot be loaded: {exc}") from exc
         self._stack.enter_context(server)
         return server.create_database("rehearsal")
 

@@ -4,8 +4,11 @@ no output file written), and a database password never shown."""
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,34 @@ def test_an_output_path_whose_directory_cannot_hold_it_is_refused_before_any_wor
         # THEN one line names the option and why, and nothing was written
         assert line == f"pushgate {argv[0]}: {argv[1]} {argv[2]}: {said}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+
+
+def test_a_world_writable_tmpdir_without_the_sticky_bit_is_one_line_before_the_server(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a TMPDIR that any user may write to, without the sticky bit, and no
+    # XDG_RUNTIME_DIR (today: platformdirs' PermissionError as a traceback)
+    unsafe = tmp_path / "tmp"
+    unsafe.mkdir()
+    unsafe.chmod(0o777)
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["TMPDIR"] = str(unsafe)
+
+    # WHEN a rehearsal on the embedded PostgreSQL is started (a process of its own: the wheel
+    # is loaded once per process)
+    done = subprocess.run(
+        [sys.executable, "-m", "pushgate_cli.main", "rehearse"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    # THEN it is one line naming the problem and what to set, exit 2, nothing run
+    assert done.returncode == EXIT_USAGE
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("pushgate rehearse: the embedded PostgreSQL cannot be loaded: ")
+    assert "set XDG_RUNTIME_DIR" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
