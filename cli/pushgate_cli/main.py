@@ -15,6 +15,14 @@ from typing import Any, cast
 
 from pushgate.migrator.request import Source as MigrationsSource
 
+from pushgate_cli.options import (
+    OptionError,
+    check_agreement,
+    check_database_url,
+    check_directory,
+    check_output_file,
+    check_service_python,
+)
 from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
 
 EXIT_OK = 0
@@ -201,8 +209,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the files each command writes (option, attribute, whether the writer makes missing parent
+# directories): checked before any work, so a run is never lost to an unwritable path
+OUTPUT_FILES: dict[str, tuple[tuple[str, str, bool], ...]] = {
+    "rehearse": (("--html", "html", True), ("--ledger", "ledger", False)),
+    "explain": (("--html", "html", True),),
+    "bench": (("--output", "output", True),),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        for option, attribute, makes_parents in OUTPUT_FILES.get(args.command, ()):
+            path = getattr(args, attribute)
+            if path is not None:
+                check_output_file(option, path, makes_parents=makes_parents)
+    except OptionError as exc:
+        print(f"pushgate {args.command}: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     if args.command == "bench":
         from pushgate_cli.bench.command import run_bench
 
@@ -272,10 +297,36 @@ def _json_kind(value: Any) -> str:
     return next((k for t, k in kinds.items() if isinstance(value, t)), "a number")
 
 
-def _migrations_source(args: argparse.Namespace) -> MigrationsSource:
-    if args.migrations_source is not None:
-        return cast(MigrationsSource, args.migrations_source)
+def _migrations_source(args: argparse.Namespace, overrides: dict[str, str]) -> MigrationsSource:
+    """--migrations-source, else the override of MigrationsSource (_check_options has made sure
+    they agree), else the default: bundled for an --event without --image, image otherwise."""
+    given = args.migrations_source or overrides.get("MigrationsSource")
+    if given is not None:
+        return cast(MigrationsSource, given)
     return "bundled" if args.event is not None and args.image is None else "image"
+
+
+def _check_options(args: argparse.Namespace, overrides: dict[str, str]) -> None:
+    """OptionError for an option that cannot be used, before anything starts: a path that is
+    not what it names, a database that cannot be used, an option and a parameter override that
+    disagree."""
+    check_agreement("--migrations-source", args.migrations_source, overrides, "MigrationsSource")
+    check_agreement("--runner", args.runner, overrides, "MigrationRunner")
+    if args.image is not None and _migrations_source(args, overrides) == "bundled":
+        where = (
+            "--migrations-source bundled"
+            if args.migrations_source is not None
+            else "--parameter-overrides MigrationsSource=bundled"
+        )
+        raise OptionError(f"--image reads the scripts from an image: not with {where}")
+    if args.migrations is not None:
+        check_directory("--migrations", args.migrations)
+    if args.service_dir is not None:
+        check_directory("--service-dir", args.service_dir)
+    if args.service_python is not None:
+        check_service_python("--service-python", args.service_python)
+    if args.database_url is not None:
+        check_database_url("--database-url", args.database_url)
 
 
 def parameter_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -296,17 +347,18 @@ def _rehearse(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
-    if args.event is not None:
-        try:
+    try:
+        _check_options(args, overrides)
+        if args.event is not None:
             event = load_event(args.event)
-        except EventFileError as exc:
-            print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
-            return EXIT_USAGE
+    except (OptionError, EventFileError) as exc:
+        print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
     config = RehearsalConfig(
         scenario=SCENARIOS[args.scenario],
         database_url=args.database_url,
         migrations_dir=args.migrations,
-        migrations_source=_migrations_source(args),
+        migrations_source=_migrations_source(args, overrides),
         image=args.image,
         insecure_registry=args.insecure_registry,
         start_revision=args.start_revision,
@@ -320,13 +372,6 @@ def _rehearse(args: argparse.Namespace) -> int:
         service_python=args.service_python,
         ledger_file=args.ledger,
     )
-    for name, path in (
-        ("--service-dir", args.service_dir),
-        ("--service-python", args.service_python),
-    ):
-        if path is not None and not path.exists():
-            print(f"pushgate rehearse: {name} {path}: no such file or directory", file=sys.stderr)  # noqa: T201
-            return EXIT_USAGE
     # The functions log (and emit metrics) as JSON on stdout, as in Lambda: here stdout is the
     # report's, so their output is kept aside and shown on stderr with --verbose or when the
     # run did not end as expected.
@@ -345,12 +390,24 @@ def _rehearse(args: argparse.Namespace) -> int:
         from pushgate_cli.render import render
 
         print(render(result))  # noqa: T201
+    code = EXIT_OK if result.ok else EXIT_UNEXPECTED
+    if result.ledger_error is not None:  # the run happened: its report above stands
+        print(f"pushgate rehearse: {result.ledger_error} (the run above happened)", file=sys.stderr)  # noqa: T201
+        code = EXIT_UNEXPECTED
     if args.html is not None:
         from pushgate_cli.report_html import write_rehearsal_page
 
-        written = write_rehearsal_page(args.html, result)
+        try:
+            written = write_rehearsal_page(args.html, result)
+        except OSError as exc:
+            print(  # noqa: T201
+                f"pushgate rehearse: cannot write --html {args.html}: {exc.strerror or exc} "
+                "(the run above happened)",
+                file=sys.stderr,
+            )
+            return EXIT_UNEXPECTED
         print(f"pushgate rehearse: wrote {written}", file=sys.stderr)  # noqa: T201
-    return EXIT_OK if result.ok else EXIT_UNEXPECTED
+    return code
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ class RunResult:
     service_changes: list[dict[str, Any]] = field(default_factory=list)  # UpdateService calls
     ecs_events: list[EcsDelivery] = field(default_factory=list)  # what ECS sent meanwhile
     scripts_image: str | None = None  # the image run_migrations read the scripts from
+    ledger_error: str | None = None  # why the --ledger file could not be written after the run
 
     @property
     def review(self) -> dict[str, Any] | None:
@@ -216,6 +217,7 @@ class RunResult:
             "ecs_events": [e.to_json() for e in self.ecs_events],
             "scripts_image": self.scripts_image,
             "review": self.review,
+            "ledger_error": self.ledger_error,
         }
 
 
@@ -422,6 +424,7 @@ class RehearsalEnvironment:
         self._pushes = 0
         self._repositories: set[str] = set()
         self.ledger_table = ""
+        self._ledger_kept = False
 
     # --- set-up ------------------------------------------------------------------------------
     def __enter__(self) -> RehearsalEnvironment:
@@ -437,12 +440,19 @@ class RehearsalEnvironment:
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
         try:
-            if exc_type is None and self.config.ledger_file is not None:
-                ledger_file.dump(self.config.ledger_file, self.ledger_table, REGION)
+            if exc_type is None and self.config.ledger_file is not None and not self._ledger_kept:
+                self.keep_ledger()
         except ledger_file.LedgerFileError as exc:
             raise RehearsalError(str(exc)) from exc
         finally:
             self._stack.close()
+
+    def keep_ledger(self) -> None:
+        """Write the rehearsed deploy ledger to the --ledger file (LedgerFileError if it
+        cannot be written); __exit__ writes it when this was not called."""
+        assert self.config.ledger_file is not None
+        self._ledger_kept = True
+        ledger_file.dump(self.config.ledger_file, self.ledger_table, REGION)
 
     def _set_up(self) -> None:
         scenario = self.config.scenario
@@ -513,11 +523,18 @@ class RehearsalEnvironment:
         """The rehearsed project: --image's, --migrations, --service-dir, else the default (the
         task runner's examples/service, the Lambda runner's migrations/)."""
         default = "examples/service" if self.runner == "task" else "migrations"
-        source = self.config.migrations_dir or self.config.service_dir or (self.root / default)
+        given = (
+            ("--migrations", self.config.migrations_dir),
+            ("--service-dir", self.config.service_dir),
+        )
+        option, source = next(
+            ((o, p) for o, p in given if p is not None), ("the default", self.root / default)
+        )
         if self.given_image is not None:
             return self._read_given_image(self.given_image)
         if not source.is_dir():
-            raise RehearsalError(f"--migrations {source}: no such directory")
+            problem = "not a directory" if source.exists() else "no such directory"
+            raise RehearsalError(f"{option} {source}: {problem}")
         return source
 
     def _database(self) -> str:
@@ -531,6 +548,8 @@ class RehearsalEnvironment:
             server = EmbeddedPostgres(bin_dir=self.config.pg_bin)
         except ValueError as exc:
             raise RehearsalError(f"--pg-bin: {exc}") from exc
+        except PermissionError as exc:  # loading the wheel: platformdirs refuses an unsafe TMPDIR
+            raise RehearsalError(f"the embedded PostgreSQL cannot be loaded: {exc}") from exc
         self._stack.enter_context(server)
         return server.create_database("rehearsal")
 
@@ -1158,9 +1177,16 @@ def rehearse(config: RehearsalConfig, event: Any | None = None) -> RunResult:
     """Set up, run one execution (the scenario's push, or `event`), report."""
     with RehearsalEnvironment(config) as env:
         if event is None:
-            return env.execute(env.push_event("release-2"))
-        env.adopt(event)
-        return env.execute(event)
+            result = env.execute(env.push_event("release-2"))
+        else:
+            env.adopt(event)
+            result = env.execute(event)
+        if config.ledger_file is not None:
+            try:  # a ledger that cannot be written loses the ledger, not the run's result
+                env.keep_ledger()
+            except ledger_file.LedgerFileError as exc:
+                return replace(result, ledger_error=str(exc))
+        return result
 
 
 # --- database helpers (the engine's library does the work) -----------------------------------

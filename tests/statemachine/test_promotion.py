@@ -18,7 +18,13 @@ from typing import Any
 import boto3
 import pytest
 from pushgate_cli.main import main
-from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment, RunResult
+from pushgate_cli.rehearse import (
+    REGION,
+    RehearsalConfig,
+    RehearsalEnvironment,
+    RunResult,
+    rehearse,
+)
 
 from tests.helpers import CHAIN, HEAD
 
@@ -186,3 +192,25 @@ def test_rehearse_refuses_a_ledger_file_that_is_not_a_ledger(
     assert str(kept) in err
     assert "Traceback" not in err
     assert kept.read_text() == content
+
+
+def test_a_ledger_that_cannot_be_written_after_the_run_keeps_the_runs_result(
+    database_url: str, tmp_path: Path
+) -> None:
+    # GIVEN a --ledger file whose directory is gone by the time the run ends (the CLI checks it
+    # before the run; here it is handed to rehearse() as it is)
+    kept = tmp_path / "gone" / "ledger.json"
+    config = RehearsalConfig(
+        config_env="dev", database_url=database_url, start_revision="previous", ledger_file=kept
+    )
+
+    # WHEN dev is rehearsed with it
+    result = rehearse(config)
+
+    # THEN the run's result is kept, as the run ended, and it says the ledger was not written
+    assert result.status == "succeeded"
+    assert (result.revision_before, result.revision_after) == (CHAIN[-2], HEAD)
+    assert result.ledger_error is not None
+    assert result.ledger_error.startswith(f"cannot write --ledger {kept}: ")
+    assert result.to_json()["ledger_error"] == result.ledger_error
+    assert not kept.exists()

@@ -129,10 +129,15 @@ def run_bench(*, output: Path, repeat: int, only: str | None = None) -> int:
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs"
     )
-    _write_json(output, report, machine, repeat)
     heading = f"pushgate bench: median of {repeat} runs on this machine ({machine})"
     table = render_table(report.sections, heading)
     prices = "\n".join(price_lines())
+    try:
+        _write_json(output, report, machine, repeat)
+    except OSError as exc:  # checked before the work, and still failed: the table is kept
+        print(f"{table}\n\n{prices}\n\n{_summary(report)}")  # noqa: T201
+        _say(f"cannot write --output {output}: {exc.strerror or exc} (the table above stands)")
+        return 1
     print(f"{table}\n\n{prices}\n\n{_summary(report)}; JSON: {output}")  # noqa: T201
     for error in report.errors:
         _say(f"could not measure {error}")

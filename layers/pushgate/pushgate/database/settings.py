@@ -85,23 +85,25 @@ def parse_database_url(
     *,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
     sslmode: SslMode = DEFAULT_SSLMODE,
+    name: str = settings.DATABASE_URL,
 ) -> DatabaseSettings:
-    """Parse a PostgreSQL URL (the password is percent-decoded). Raises DatabaseConfigError."""
+    """Parse a PostgreSQL URL (the password is percent-decoded). Raises DatabaseConfigError,
+    whose message calls the URL ``name`` (where it came from: the variable, an option)."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port or 5432
     except ValueError:
         # never echo the URL: it holds the password
-        raise DatabaseConfigError(f"{settings.DATABASE_URL} is not a valid URL") from None
+        raise DatabaseConfigError(f"{name} is not a valid URL") from None
     if parts.scheme not in URL_SCHEMES:
         raise DatabaseConfigError(
-            f"{settings.DATABASE_URL} must start with one of "
+            f"{name} must start with one of "
             f"{', '.join(sorted(s + '://' for s in URL_SCHEMES))} (got {parts.scheme!r})"
         )
     database = unquote(parts.path.lstrip("/"))
     missing = [
-        name
-        for name, value in (
+        part
+        for part, value in (
             ("host", parts.hostname),
             ("user", parts.username),
             ("database", database),
@@ -109,12 +111,12 @@ def parse_database_url(
         if not value
     ]
     if missing:
-        raise DatabaseConfigError(f"{settings.DATABASE_URL} has no {', '.join(missing)}")
+        raise DatabaseConfigError(f"{name} has no {', '.join(missing)}")
     assert parts.hostname is not None
     assert parts.username is not None
     query = parse_qs(parts.query)
     if "sslmode" in query:
-        sslmode = read_sslmode(query["sslmode"][-1], f"the sslmode of {settings.DATABASE_URL}")
+        sslmode = read_sslmode(query["sslmode"][-1], f"the sslmode of {name}")
     return DatabaseSettings(
         host=parts.hostname,
         port=port,
