@@ -236,6 +236,19 @@ def review_report(graph: RevisionGraph, table: str, schema: str | None) -> list[
     return lines
 
 
+def usage_error(argument: str) -> str | None:
+    """Why DIR, as typed (before ``Path`` makes ``""`` the current directory), is bad usage
+    (exit 2), or None when it names a directory."""
+    if not argument:
+        return "DIR is empty: name a project directory (. for the current one)"
+    path = Path(argument)
+    if not path.exists():
+        return f"{argument}: no such directory"
+    if not path.is_dir():
+        return f"{argument}: not a directory (name the project's directory)"
+    return None
+
+
 def run(directory: Path) -> tuple[int, str]:
     """The exit code and the report (1 and the reason when the project cannot be read)."""
     try:
