@@ -6,7 +6,8 @@ It reads the project the way run_migrations does (pushgate.migrator: alembic.ini
 reads the project's env.py the same way (parsed, never run: pushgate bypasses it) for what it
 carries that a run needs as a parameter. The verdict: ``lambda`` (exit 0) when every revision
 imports only what the function ships, ``task`` (exit 1) naming the file and the import
-otherwise, or when env.py loops over schemas; a project that cannot be read exits 1 too.
+otherwise, or when env.py loops over schemas; ``none`` (exit 1) for a project with several heads
+or no revision, which no runner deploys; a project that cannot be read exits 1 too.
 """
 
 from __future__ import annotations
@@ -62,13 +63,13 @@ def read_env_py(path: Path) -> EnvFindings:
     findings = EnvFindings()
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError) as exc:
-        findings.notes.append(f"cannot be parsed ({type(exc).__name__}); nothing read from it")
-        return findings
-    _read_imports(tree, findings)
-    _read_configure(tree, findings)
-    _read_search_path(tree, findings)
-    _read_loops(tree, path, findings)
+        _read_imports(tree, findings)
+        _read_configure(tree, findings)
+        _read_search_path(tree, findings)
+        _read_loops(tree, path, findings)
+    except (OSError, SyntaxError, ValueError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
+        return EnvFindings(notes=[f"cannot be parsed ({detail}); nothing read from it"])
     return findings
 
 
@@ -128,7 +129,7 @@ def _read_loops(tree: ast.AST, path: Path, findings: EnvFindings) -> None:
 class Check:
     """The verdict and what it is based on, as printed."""
 
-    runner: str  # "lambda" or "task"
+    runner: str  # "lambda", "task" or "none" (several heads or no revision: no runner can)
     lines: list[str]
 
     @property
@@ -149,6 +150,11 @@ def check(directory: Path) -> Check:
         + (" -> ".join(r.revision for r in revisions) or "none"),
         f"head:              {', '.join(graph.map.heads) or 'none'}",
     ]
+    try:
+        graph.head()
+        undeployable = None
+    except InvalidRequest as exc:  # several heads or none: the Lambda runner refuses it too
+        undeployable = str(exc)
     needs_task: list[str] = []
     env = project.env_py
     findings = read_env_py(env) if env is not None else EnvFindings()
@@ -177,6 +183,10 @@ def check(directory: Path) -> Check:
                 f"autocommit block:  {revision.revision} ({revision.path.name}) commits what ran "
                 "before it; a later failure is undone by the compensation (README)"
             )
+    if undeployable is not None:
+        lines.append(f"runner:            none (it cannot be deployed: {undeployable})")
+        lines.extend(f"  and it needs the task runner: {reason}" for reason in needs_task)
+        return Check("none", lines)
     if needs_task:
         lines.append("runner:            task (the Lambda runner cannot run this project)")
         lines.extend(f"  because {reason}" for reason in needs_task)
@@ -224,6 +234,19 @@ def review_report(graph: RevisionGraph, table: str, schema: str | None) -> list[
         )
     )
     return lines
+
+
+def usage_error(argument: str) -> str | None:
+    """Why DIR, as typed (before ``Path`` makes ``""`` the current directory), is bad usage
+    (exit 2), or None when it names a directory."""
+    if not argument:
+        return "DIR is empty: name a project directory (. for the current one)"
+    path = Path(argument)
+    if not path.exists():
+        return f"{argument}: no such directory"
+    if not path.is_dir():
+        return f"{argument}: not a directory (name the project's directory)"
+    return None
 
 
 def run(directory: Path) -> tuple[int, str]:

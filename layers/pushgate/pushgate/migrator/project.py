@@ -15,11 +15,13 @@ The project's env.py is never run (pushgate runs revisions in its own environmen
 
 from __future__ import annotations
 
+import configparser
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.util import CommandError
 
 from pushgate.errors import InvalidRequest
 
@@ -51,14 +53,72 @@ def _resolve(base: Path, value: str) -> Path:
     return (path if path.is_absolute() else base / path).resolve()
 
 
-def _from_config(root: Path, config: Config, found_in: str) -> MigrationProject:
+# What alembic raises for a config it cannot read: configparser's errors (a bad section header,
+# a duplicated key, a %(name)s naming no option), a file that is not in the locale's encoding,
+# a bad path_separator (ValueError), a [tool.alembic] boolean that is not one (CommandError), and
+# the %-substitution alembic applies to [tool.alembic]'s strings (KeyError for a %(name)s naming
+# no value, TypeError for a %d); the types of its values are checked before alembic reads them.
+_UNREADABLE_CONFIG = (
+    configparser.Error,
+    UnicodeDecodeError,
+    ValueError,
+    CommandError,
+    KeyError,
+    TypeError,
+)
+
+
+def _kind(value: object) -> str:
+    return f"{value!r} (a TOML {type(value).__name__})"
+
+
+def _check_toml_type(config: Config, name: str, toml: Path) -> None:
+    """InvalidRequest unless [tool.alembic]'s ``name`` is absent or of the type alembic expects
+    (script_location a string, version_locations a list of strings): alembic %-formats what it
+    finds and fails untyped on anything else."""
+    if config.file_config.has_option(config.config_ini_section, name):
+        return  # the ini's value wins, as alembic reads it
+    value = config.toml_alembic_config.get(name)
+    if name == "script_location":
+        wrong, expected = value is not None and not isinstance(value, str), "a string"
+    else:
+        wrong = value is not None and not (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        )
+        expected = "a list of strings"
+    if wrong:
+        raise InvalidRequest(f"{toml}: [tool.alembic] {name} is {_kind(value)}, not {expected}")
+
+
+def _read_options(config: Config, source: Path, toml: Path) -> tuple[str, list[str], bool]:
+    """script_location, version_locations and recursive_version_locations, as alembic reads
+    them; InvalidRequest naming the file for a value that is not a string (list)."""
+    _check_toml_type(config, "script_location", toml)
+    _check_toml_type(config, "version_locations", toml)
     location = config.get_alembic_option("script_location")
     if not isinstance(location, str) or not location.strip():
-        raise InvalidRequest(f"{root / found_in} has no script_location")
-    script_location = _resolve(root, location.strip())
+        raise InvalidRequest(f"{source} has no script_location")
     with warnings.catch_warnings():  # alembic's legacy-separator deprecation: not ours to show
         warnings.simplefilter("ignore")
-        listed = config.get_version_locations_list()
+        listed = config.get_version_locations_list() or []
+    return location, listed, config.get_alembic_boolean_option("recursive_version_locations")
+
+
+def _unreadable(exc: Exception, source: Path, toml: Path) -> str:
+    if isinstance(exc, KeyError):
+        return f"{toml} cannot be read: [tool.alembic] names %({exc.args[0]})s, which has no value"
+    culprit = toml if isinstance(exc, CommandError | TypeError) else source
+    detail = " ".join(str(exc).split())  # configparser's messages span lines
+    return f"{culprit} cannot be read: {type(exc).__name__}: {detail}"
+
+
+def _from_config(root: Path, config: Config, found_in: str) -> MigrationProject:
+    source, toml = root / found_in, root / "pyproject.toml"
+    try:
+        location, listed, recursive = _read_options(config, source, toml)
+    except _UNREADABLE_CONFIG as exc:
+        raise InvalidRequest(_unreadable(exc, source, toml)) from exc
+    script_location = _resolve(root, location.strip())
     versions = (
         tuple(_resolve(root, item) for item in listed if item.strip())
         if listed
@@ -66,12 +126,12 @@ def _from_config(root: Path, config: Config, found_in: str) -> MigrationProject:
     )
     for path in (script_location, *versions):
         if not path.is_dir():
-            raise InvalidRequest(f"{root / found_in} names {path}, which is not a directory")
+            raise InvalidRequest(f"{source} names {path}, which is not a directory")
     return MigrationProject(
         root=root,
         script_location=script_location,
         version_locations=versions,
-        recursive=config.get_alembic_boolean_option("recursive_version_locations"),
+        recursive=recursive,
         found_in=found_in,
     )
 
@@ -80,9 +140,9 @@ def _has_tool_alembic(pyproject: Path) -> bool:
     import tomllib
 
     try:
-        data = tomllib.loads(pyproject.read_text())
-    except (OSError, ValueError) as exc:
-        raise InvalidRequest(f"{pyproject} cannot be read: {exc}") from exc
+        data = tomllib.loads(pyproject.read_bytes().decode())  # UTF-8, as alembic reads it
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: not UTF-8, not TOML
+        raise InvalidRequest(f"{pyproject} cannot be read: {type(exc).__name__}: {exc}") from exc
     tool = data.get("tool")
     return isinstance(tool, dict) and isinstance(tool.get("alembic"), dict)
 

@@ -69,7 +69,30 @@ def _read_all(project: MigrationProject) -> list[SourceRevision]:
             raise InvalidRequest(f"the revision file {path} is invalid: {exc}") from exc
         if revision is not None:
             found.append(revision)
+    _refuse_dangling(found)
     return found
+
+
+def _ids(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _refuse_dangling(revisions: list[SourceRevision]) -> None:
+    """InvalidRequest naming the file of a revision whose down_revision or depends_on names no
+    revision (nor branch label) of the project: alembic's RevisionMap only warns, then fails
+    with a bare KeyError."""
+    known = {name for r in revisions for name in (r.revision, *r.branch_labels)}
+    for revision in revisions:
+        for field, names in (
+            ("down_revision", _ids(revision.down_revision)),
+            ("depends_on", _ids(revision.dependencies)),
+        ):
+            missing = [name for name in names if name not in known]
+            if missing:
+                raise InvalidRequest(
+                    f"the revision file {revision.path} ({revision.revision}) has {field} "
+                    f"{', '.join(missing)}, which no revision file of the project declares"
+                )
 
 
 class RevisionGraph:
@@ -176,11 +199,17 @@ class RevisionGraph:
 
     def steps(self, direction: Direction, revisions: list[SourceRevision]) -> list[RevisionStep]:
         """alembic's steps for ``revisions``: each file is imported now, and only these
-        (InvalidRequest, before anything runs, when one imports what the function lacks)."""
+        (InvalidRequest, before anything runs, when one imports what the function lacks or has
+        no function for ``direction``)."""
         for revision in revisions:
             revision.refuse_unshipped()  # every file checked before any is imported
         for revision in revisions:
             revision.load()
+            if not callable(getattr(revision.module, direction, None)):  # alembic's AttributeError
+                raise InvalidRequest(
+                    f"revision {revision.revision} ({revision.path.name}) has no {direction}() "
+                    "function; nothing was run"
+                )
         step = (
             MigrationStep.upgrade_from_script
             if direction == "upgrade"

@@ -145,7 +145,26 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _assignments(tree: ast.Module) -> dict[str, object]:
+_NOT_LITERAL: Final = object()
+_EXPECTED: Final = {
+    "revision": "a string literal",
+    "down_revision": "None, a string literal or a tuple of string literals",
+    "branch_labels": "None, a string literal or a tuple of string literals",
+    "depends_on": "None, a string literal or a tuple of string literals",
+}
+
+
+def _is_ids(value: object) -> bool:
+    return (
+        value is None
+        or isinstance(value, str)
+        or (isinstance(value, tuple | list) and all(isinstance(item, str) for item in value))
+    )
+
+
+def _assignments(path: Path, tree: ast.Module) -> dict[str, object]:
+    """The graph fields' literal values; InvalidRequest naming the file, the line and the name
+    for one that is not a literal of its type (the graph is read without running the file)."""
     found: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -154,9 +173,28 @@ def _assignments(tree: ast.Module) -> dict[str, object]:
             target, value = node.target, node.value
         else:
             continue
-        if isinstance(target, ast.Name) and target.id in _GRAPH_FIELDS:
-            found[target.id] = ast.literal_eval(value)
+        if not (isinstance(target, ast.Name) and target.id in _GRAPH_FIELDS):
+            continue
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError):  # not a literal; a set or dict literal of unhashables
+            literal = _NOT_LITERAL
+        if literal is _NOT_LITERAL or not (
+            isinstance(literal, str) if target.id == "revision" else _is_ids(literal)
+        ):
+            raise InvalidRequest(
+                f"the revision file {path} line {node.lineno}: {target.id} = "
+                f"{_shown(value)} is not {_EXPECTED[target.id]}; it blocks every run, even if "
+                "it is an old, already-applied revision: the revision graph is read from the "
+                "files' source, without running them"
+            )
+        found[target.id] = literal
     return found
+
+
+def _shown(node: ast.expr) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def read_revision_file(path: Path) -> SourceRevision | None:
@@ -164,19 +202,20 @@ def read_revision_file(path: Path) -> SourceRevision | None:
     InvalidRequest when it cannot be read: the graph needs every file, applied or not."""
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-        fields = _assignments(tree)
-    except (OSError, SyntaxError, ValueError) as exc:
+        fields = _assignments(path, tree)
+        if "revision" not in fields:
+            return None
+        reader = _Reader()
+        reader.visit(tree)
+    except (OSError, SyntaxError, ValueError, RecursionError) as exc:
+        detail = "nested too deeply to parse" if isinstance(exc, RecursionError) else exc
         raise InvalidRequest(
-            f"the revision file {path} cannot be read ({type(exc).__name__}: {exc}); it blocks "
-            "every run, even if it is an old, already-applied revision: the revision graph needs "
-            "its revision and down_revision as literal values"
+            f"the revision file {path} cannot be read ({type(exc).__name__}: {detail}); it "
+            "blocks every run, even if it is an old, already-applied revision: the revision "
+            "graph needs its revision and down_revision as literal values"
         ) from exc
-    if not isinstance(fields.get("revision"), str):
-        return None
     if "down_revision" not in fields:
         raise InvalidRequest(f"the revision file {path} has a revision but no down_revision")
-    reader = _Reader()
-    reader.visit(tree)
     docstring = ast.get_docstring(tree) or ""
     return SourceRevision(
         path,
