@@ -23,7 +23,6 @@ to every callable in ``event_sinks``.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,13 +33,7 @@ from uuid import uuid4
 
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 
-
-class Rollout(enum.Enum):
-    """How a newly pushed image behaves once ECS starts its tasks."""
-
-    HEALTHY = "healthy"  # tasks start and pass health checks: COMPLETED
-    FAILING = "failing"  # tasks fail to start: the circuit breaker marks the deployment FAILED
-    STUCK = "stuck"  # tasks neither become healthy nor fail: IN_PROGRESS until the deadline
+from pushgate_cli.scenarios import Rollout
 
 
 @dataclass

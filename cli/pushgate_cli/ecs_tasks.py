@@ -23,7 +23,6 @@ command still running. With ``start=TaskStart.NEVER_STARTS`` the task stops at o
 
 from __future__ import annotations
 
-import enum
 import os
 import subprocess
 import time
@@ -40,10 +39,7 @@ from moto.ec2.models.elastic_network_interfaces import NetworkInterface
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.logs.models import logs_backends
 
-
-class TaskStart(enum.Enum):
-    RUNS = "runs"  # the container starts and runs its command
-    NEVER_STARTS = "never-starts"  # CannotPullContainerError: the task stops, nothing ran
+from pushgate_cli.scenarios import TaskStart
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pushgate_cli.options import (
     check_output_file,
     check_service_python,
 )
-from pushgate_cli.rehearse import OUTCOMES, SCENARIOS, RehearsalConfig, RehearsalError, rehearse
+from pushgate_cli.scenarios import OUTCOMES, SCENARIOS  # not the rehearsal: it imports moto
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1  # the run did not end as the scenario expects
@@ -175,7 +175,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     check_cmd.add_argument(
         "directory",
-        type=Path,
         metavar="DIR",
         help="a project root (alembic.ini or pyproject.toml) or a bare script directory",
     )
@@ -241,13 +240,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _rehearse(args)
 
 
-def _check_migrations(directory: Path) -> int:
-    from pushgate_cli.check_migrations import run
+def _check_migrations(directory: str) -> int:
+    from pushgate_cli.check_migrations import run, usage_error
 
-    if not directory.is_dir():
-        print(f"pushgate check-migrations: {directory}: no such directory", file=sys.stderr)  # noqa: T201
+    problem = usage_error(directory)  # as typed: Path("") would be the current directory
+    if problem is not None:
+        print(f"pushgate check-migrations: {problem}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
-    code, report = run(directory)
+    code, report = run(Path(directory))
     print(report)  # noqa: T201
     return code
 
@@ -354,6 +354,8 @@ def _rehearse(args: argparse.Namespace) -> int:
     except (OptionError, EventFileError) as exc:
         print(f"pushgate rehearse: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
+    from pushgate_cli.rehearse import RehearsalConfig, RehearsalError, rehearse
+
     config = RehearsalConfig(
         scenario=SCENARIOS[args.scenario],
         database_url=args.database_url,

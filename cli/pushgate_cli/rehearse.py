@@ -43,12 +43,13 @@ from pushgate.migrator.scripts import RevisionGraph
 from pushgate.versiontable import VersionTable
 
 from pushgate_cli import ledger_file
-from pushgate_cli.ecs_sim import EcsRolloutSimulator, Rollout
-from pushgate_cli.ecs_tasks import EcsTaskEmulator, TaskStart, default_service_python
+from pushgate_cli.ecs_sim import EcsRolloutSimulator
+from pushgate_cli.ecs_tasks import EcsTaskEmulator, default_service_python
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
 from pushgate_cli.registry import Layer, Registry, project_image, running_registry
 from pushgate_cli.review_text import review_of
+from pushgate_cli.scenarios import OUTCOMES, SCENARIOS, Scenario, TaskStart
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
 from pushgate_cli.template import (
     Resolver,
@@ -82,69 +83,9 @@ SERVICE_LOG_GROUP = "/ecs/shop-api"  # the rehearsed task definition's awslogs g
 RUNNERS = ("lambda", "task")
 INITIAL_DESIRED_COUNT = 2
 
-# detail-type of the event a run puts -> the run's status
-OUTCOMES: Mapping[str, str] = {
-    "Deployment Succeeded": "succeeded",
-    "Deployment Rolled Back": "rolled_back",
-    "Deployment Failed": "failed",
-    "Rollback Failed": "rollback_failed",
-    "Deployment Rejected": "rejected",
-}
-
 
 class RehearsalError(Exception):
     """The rehearsal could not be set up (bad option, template, migrations directory...)."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    expect: str  # the status the run must end with
-    rollout: Rollout = Rollout.HEALTHY
-    database_reachable: bool = True
-    failing_migration: bool = False
-    summary: str = ""
-    task_start: TaskStart = TaskStart.RUNS  # the task runner's migration task
-    hanging_migration: bool = False  # a new revision that never ends (the task's timeout)
-
-
-SCENARIOS: Mapping[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario("healthy", "succeeded", summary="migrate, roll out, the new image serves"),
-        Scenario(
-            "unhealthy",
-            "rolled_back",
-            Rollout.FAILING,
-            summary="tasks fail after migrating: scale to zero, downgrade, restore, alert",
-        ),
-        Scenario(
-            "migration-fails",
-            "failed",
-            failing_migration=True,
-            summary="a revision fails: schema left where it was, service untouched",
-        ),
-        Scenario(
-            "never-starts",
-            "failed",
-            task_start=TaskStart.NEVER_STARTS,
-            summary="(task runner) ECS cannot start the migration task: nothing migrated",
-        ),
-        Scenario(
-            "timeout",
-            "failed",
-            hanging_migration=True,
-            summary="(task runner) the migration task outlives MigrationTaskTimeoutSeconds: "
-            "stopped, schema back at from_revision",
-        ),
-        Scenario(
-            "db-unavailable",
-            "failed",
-            database_reachable=False,
-            summary="the database never becomes ready: retries spent, nothing touched",
-        ),
-    )
-}
 
 
 @dataclass(frozen=True)

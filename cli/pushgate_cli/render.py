@@ -7,11 +7,13 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pushgate_cli.offline import ExecutionReport, WaitRecord
-from pushgate_cli.rehearse import RunResult
+from pushgate_cli.offline.report import ExecutionReport, WaitRecord
 from pushgate_cli.review_text import review_lines
+
+if TYPE_CHECKING:  # the rehearsal imports moto, which the operator commands must not load
+    from pushgate_cli.rehearse import RunResult
 
 _FAILURE_EVENTS = {
     "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",

@@ -392,8 +392,7 @@ def test_a_malformed_aws_config_is_one_line(
     for key, value in world.environ(AWS_CONFIG_FILE=str(config)).items():
         monkeypatch.setenv(key, value)
 
-    # WHEN an operator command connects (in-process: `pushgate` itself imports moto first,
-    # whose import already reads the config file, see the strict xfail below)
+    # WHEN an operator command connects
     with pytest.raises(AwsConfigUnreadable) as raised:
         connect(StackRef(world.stack, None, None), profile=None, region=None)
 
@@ -403,11 +402,6 @@ def test_a_malformed_aws_config_is_one_line(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/pushgate_cli/main.py imports rehearse (moto) at its top, and moto's import "
-    "reads the AWS config file before any operator code runs (main.py is not this suite's)",
-)
 def test_pushgate_with_a_malformed_aws_config_prints_one_line(
     pushgate: Any, tmp_path: Path
 ) -> None:

@@ -31,11 +31,11 @@ from typing import Any
 
 import boto3
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.handlers import load_handler
 from pushgate_cli.lambda_context import LambdaContext
 from pushgate_cli.operator.account import samconfig_stack
 from pushgate_cli.rehearse import REGION, STATE_MACHINE, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import Rollout
 from pushgate_cli.template import Resolver, function_environment, resource
 
 OBSERVER = "ObserveOutcomeFunction"

@@ -14,13 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from pushgate_cli.rehearse import (
-    REGION,
-    SCENARIOS,
-    RehearsalConfig,
-    RehearsalEnvironment,
-    RunResult,
-)
+from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment, RunResult
+from pushgate_cli.scenarios import SCENARIOS
 
 from tests.helpers import HEAD, execution_of, query
 

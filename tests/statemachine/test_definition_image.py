@@ -5,13 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pushgate_cli.rehearse import (
-    ACCOUNT_ID,
-    REGION,
-    SCENARIOS,
-    RehearsalConfig,
-    RehearsalEnvironment,
-)
+from pushgate_cli.rehearse import ACCOUNT_ID, REGION, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.statemachine
 

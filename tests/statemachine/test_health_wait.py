@@ -17,13 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from moto.elbv2.models import FakeTargetGroup
-from pushgate_cli.rehearse import (
-    REGION,
-    SCENARIOS,
-    RehearsalConfig,
-    RehearsalEnvironment,
-    RunResult,
-)
+from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment, RunResult
+from pushgate_cli.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.statemachine
 

@@ -16,12 +16,12 @@ import pytest
 from pushgate_cli.registry import Registry, blob_digest, project_image
 from pushgate_cli.rehearse import (
     REGION,
-    SCENARIOS,
     RehearsalConfig,
     RehearsalEnvironment,
     RunResult,
     sample_push_event,
 )
+from pushgate_cli.scenarios import SCENARIOS
 from pushgate_cli.schema import move_to
 
 from tests.helpers import CHAIN, HEAD, MIGRATIONS, ScriptDir, columns

@@ -6,7 +6,8 @@ really is."""
 from __future__ import annotations
 
 import pytest
-from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.rehearse import RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import SCENARIOS
 from pushgate_cli.schema import move_to
 
 from tests.helpers import CHAIN, HEAD, MIGRATIONS, revision

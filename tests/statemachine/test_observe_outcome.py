@@ -15,10 +15,10 @@ from typing import Any
 
 import boto3
 import pytest
-from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.handlers import load_handler
 from pushgate_cli.lambda_context import LambdaContext
 from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import Rollout
 from pushgate_cli.template import function_environment
 
 pytestmark = pytest.mark.statemachine

@@ -20,16 +20,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from pushgate_cli.ecs_sim import Rollout
 from pushgate_cli.embedded import EmbeddedPostgres
-from pushgate_cli.rehearse import (
-    REGION,
-    SCENARIOS,
-    RehearsalConfig,
-    RehearsalEnvironment,
-    RunResult,
-    Scenario,
-)
+from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment, RunResult
+from pushgate_cli.scenarios import SCENARIOS, Rollout, Scenario
 
 from tests.helpers import CHAIN, HEAD, MIGRATIONS, ScriptDir, load_event, revision, tables
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, main
-from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, rehearse
+from pushgate_cli.rehearse import RehearsalConfig, rehearse
+from pushgate_cli.scenarios import SCENARIOS
 
 from tests.helpers import HEAD, query, revision
 

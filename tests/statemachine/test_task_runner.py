@@ -14,13 +14,12 @@ from pushgate_cli.ecs_tasks import TaskRun
 from pushgate_cli.handlers import REPO_ROOT
 from pushgate_cli.rehearse import (
     REGION,
-    SCENARIOS,
     RehearsalConfig,
     RehearsalEnvironment,
     RehearsalError,
     RunResult,
-    Scenario,
 )
+from pushgate_cli.scenarios import SCENARIOS, Scenario
 from pushgate_cli.schema import revisions_of
 
 from tests.helpers import tables

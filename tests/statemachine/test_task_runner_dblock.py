@@ -12,7 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
-from pushgate_cli.rehearse import REGION, SCENARIOS, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import SCENARIOS
 
 from tests.helpers import execution_of
 from tests.statemachine.test_database_lock import (

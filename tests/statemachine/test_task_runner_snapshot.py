@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto.rds.models import DBSnapshot
 from pushgate_cli.handlers import REPO_ROOT
-from pushgate_cli.rehearse import REGION, SCENARIOS, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment
+from pushgate_cli.scenarios import SCENARIOS
 from pushgate_cli.schema import revisions_of
 
 pytestmark = pytest.mark.statemachine

@@ -12,7 +12,7 @@ from pushgate.migrator.project import find_project
 from pushgate.migrator.scripts import RevisionGraph
 from pushgate.migrator.sources import read_revision_file
 from pushgate_cli.check_migrations import check, usage_error
-from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, main
+from pushgate_cli.main import EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, main
 
 from tests.broken_projects import (
     BROKEN_CONFIGS,
@@ -196,3 +196,31 @@ def test_what_dir_names_is_checked_before_path_makes_empty_the_current_directory
         f"{tmp_path / 'alembic.ini'}: not a directory (name the project's directory)"
     )
     assert usage_error(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("", "DIR is empty"), ("alembic.ini", "not a directory"), ("nothing", "no such directory")],
+    ids=["empty", "a file", "missing"],
+)
+def test_check_migrations_refuses_a_dir_that_is_not_one_as_bad_usage(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    says: str,
+) -> None:
+    """GIVEN DIR empty, a file, or missing (the current directory holding a project, so an
+    empty DIR would have found one) WHEN `pushgate check-migrations DIR` THEN exit 2 and one
+    line on stderr saying why, nothing checked."""
+    (tmp_path / "alembic.ini").write_bytes(INI)
+    monkeypatch.chdir(tmp_path)
+
+    code = main(["check-migrations", name])
+
+    captured = capsys.readouterr()
+    assert code == EXIT_USAGE
+    assert captured.out == ""
+    assert captured.err.startswith("pushgate check-migrations: ")
+    assert captured.err.count("\n") == 1
+    assert says in captured.err

@@ -38,6 +38,7 @@ from pushgate_cli.bench.overhead import (
 )
 from pushgate_cli.bench.stack import CONFIG_ENV, StackFunction
 from pushgate_cli.bench.table import Row, Section, fmt_ms, fmt_usd
+from pushgate_cli.scenarios import SCENARIOS
 
 
 # --- the health-poll loop, from the definition and the path ----------------------------------
@@ -100,7 +101,7 @@ class RehearsedRun:
 
 
 def _rehearse_once(polls_to_complete: int, logs: TextIO) -> RehearsedRun:
-    from pushgate_cli.rehearse import SCENARIOS, RehearsalConfig, RehearsalEnvironment
+    from pushgate_cli.rehearse import RehearsalConfig, RehearsalEnvironment
 
     config = RehearsalConfig(
         scenario=SCENARIOS["healthy"], polls_to_complete=polls_to_complete, config_env=CONFIG_ENV

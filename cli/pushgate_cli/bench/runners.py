@@ -16,6 +16,7 @@ from pushgate_cli.bench.budgets import MeasurementError, Report
 from pushgate_cli.bench.cost import Billed, deploy_cost
 from pushgate_cli.bench.stack import CONFIG_ENV
 from pushgate_cli.bench.table import Row, Section, fmt_usd
+from pushgate_cli.scenarios import SCENARIOS
 
 # Fargate Linux/x86, us-east-1, list price (https://aws.amazon.com/fargate/pricing/); billed
 # per second with a one-minute minimum, for the task definition's vCPU and memory
@@ -47,7 +48,7 @@ def fargate_usd(seconds: float, vcpu: float, memory_gb: float) -> float:
 def _rehearse(runner: str, logs: TextIO) -> RunnerRun:
     import boto3
 
-    from pushgate_cli.rehearse import REGION, SCENARIOS, RehearsalConfig, RehearsalEnvironment
+    from pushgate_cli.rehearse import REGION, RehearsalConfig, RehearsalEnvironment
 
     config = RehearsalConfig(scenario=SCENARIOS["healthy"], runner=runner, config_env=CONFIG_ENV)
     with contextlib.redirect_stdout(logs), RehearsalEnvironment(config) as env:
