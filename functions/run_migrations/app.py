@@ -12,8 +12,7 @@ the pending revisions' offline SQL linted by squawk (the definition's "Review th
 change"; pushgate.review), no database touched, with the scripts the read left built in this
 execution environment (one image read per deploy), answered with the review
 (pushgate.review.full_result, plus ``image``). The task runner's read-only ``check_upgrade``
-(before its task: schema_ahead and ``to_apply``, the revisions the task's upgrade
-would apply, or SchemaDrift), ``inspect`` and ``check_revert``
+(before its task: schema_ahead, or SchemaDrift), ``inspect`` and ``check_revert``
 (pushgate.migrator.inspect) run nothing. Otherwise returns ``{"action",
 "from_revision", "to_revision", "applied", "duration_ms", "schema_ahead"}`` (plan: also
 ``pending`` and ``sql``; scripts read from an image: ``image``). An older image over a newer

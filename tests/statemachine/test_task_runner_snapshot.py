@@ -1,10 +1,10 @@
 """DatabaseSnapshot on the task runner's path, through the real definition offline.
 
 The task runner has no schema review (its revisions need the service's own code to render their
-SQL), so an upgrade counts as destructive: a snapshot is taken before the migration task
-whenever DatabaseSnapshot is ``always``, or ``destructive`` and the pushed image has revisions
-to apply. The database is a real PostgreSQL, the instance is in moto's RDS, and the migration
-task is the pushed image's own command, run by the rehearsal's ECS emulation.
+SQL), so every run that migrates counts as destructive: a snapshot is taken before the
+migration task whenever DatabaseSnapshot is ``always`` or ``destructive``. The database is a
+real PostgreSQL, the instance is in moto's RDS, and the migration task is the pushed image's own
+command, run by the rehearsal's ECS emulation.
 """
 
 from __future__ import annotations
@@ -84,21 +84,21 @@ def test_a_task_runner_upgrade_is_snapshotted_before_its_task_starts(
         )
 
 
-@pytest.mark.parametrize(("mode", "snapshots"), [("destructive", 0), ("always", 1)])
-def test_at_head_only_always_snapshots_and_the_task_still_runs(
-    database_url: str, mode: str, snapshots: int
+@pytest.mark.parametrize("mode", ["destructive", "always"])
+def test_at_head_the_task_runner_still_snapshots_before_its_task(
+    database_url: str, mode: str
 ) -> None:
-    # GIVEN the task runner and a database already at the pushed image's head
+    # GIVEN the task runner and a database already at the pushed image's head, where the
+    # service's own command may still change what the version table does not show (a custom
+    # MigrationCommand, an env.py looping over tenant schemas)
     with task_rehearsal(database_url, "head", {"DatabaseSnapshot": mode}) as env:
         # WHEN a push is deployed
         result = env.execute(env.push_event("release-2"))
 
-        # THEN destructive takes no snapshot (nothing to apply), always takes one; either way
-        # the service's own migration command ran, and the schema stayed at head
+        # THEN a snapshot was taken before the task, and the task ran; the schema stayed at head
         assert result.status == "succeeded", result.path
-        assert len(instance_snapshots()) == snapshots
-        assert (TAKE in result.path) is bool(snapshots)
-        assert RUN_TASK in result.path
+        assert len(instance_snapshots()) == 1
+        assert result.path.index(AWAIT) < result.path.index(RUN_TASK)
         assert result.revision_before == result.revision_after == HEAD
 
 

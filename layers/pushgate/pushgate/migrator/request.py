@@ -58,7 +58,6 @@ class MigrationResult(TypedDict):
     image: NotRequired[str]  # registry/repository@digest whose scripts ran (MigrationsSource image)
     schema_ahead: bool  # the database is past this image's head (the serving image's): nothing run
     downgrade: NotRequired[bool]  # check_revert: a downgrade task has this run's work to undo
-    to_apply: NotRequired[list[str]]  # check_upgrade: what the upgrade task would apply, in order
 
 
 class ScriptsRead(TypedDict):

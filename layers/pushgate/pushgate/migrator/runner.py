@@ -151,7 +151,6 @@ class Migrator:
         if request.action == "check_upgrade":  # before an upgrade task: decided, nothing run
             result = migration_result("check_upgrade", current, current, [])
             result["schema_ahead"] = self._known_or_ahead(request, current, ahead)
-            result["to_apply"] = [] if result["schema_ahead"] else self._to_head(current)
             return result
         if request.action == "revert":
             back_to = revert_target(self.graph, target, current)
@@ -202,12 +201,6 @@ class Migrator:
         if not schema_ahead:
             self.graph.check_known(current)
         return schema_ahead
-
-    def _to_head(self, current: str | None) -> list[str]:
-        """The revisions an upgrade from ``current`` to head would apply, in order, read from
-        the parsed graph (no file is imported: the task runner's may need the service's code)."""
-        pending = self.graph.pending("upgrade", self.graph.head(), current)
-        return [revision.revision for revision in pending]
 
     @staticmethod
     def _log_committed(request: MigrationRequest, plan: Plan, applied: list[str]) -> None:
