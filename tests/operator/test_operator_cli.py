@@ -383,6 +383,37 @@ def test_a_failing_credential_process_is_one_line_without_its_output(
     assert SECRET not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    "process",
+    [
+        None,  # the command does not exist
+        f"#!/bin/sh\necho 'not json {SECRET}'\n",  # exits 0, prints no JSON
+        f"#!/bin/sh\necho '[\"{SECRET}\"]'\n",  # exits 0, prints JSON that is not an object
+    ],
+    ids=["missing", "not JSON", "not an object"],
+)
+def test_a_credential_process_botocore_cannot_use_is_one_line_without_its_output(
+    pushgate: Any, tmp_path: Path, process: str | None
+) -> None:
+    # GIVEN a profile whose credential_process is missing, or prints what botocore cannot read
+    script = tmp_path / "credentials.sh"
+    if process is not None:
+        script.write_text(process)
+        script.chmod(0o755)
+    config = tmp_path / "config"
+    config.write_text(f"[default]\ncredential_process = {script}\n")
+
+    # WHEN the operator runs a command with it
+    result = pushgate(
+        "status", AWS_CONFIG_FILE=str(config), AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None
+    )
+
+    # THEN one line, exit 1, and nothing the process printed
+    assert result.code == 1
+    assert "credential_process" in _one_line(result)
+    assert SECRET not in result.stderr + result.stdout
+
+
 def test_a_malformed_aws_config_is_one_line(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -190,8 +190,19 @@ def one_line(message: object) -> str:
 
 def new_client(session: boto3.Session, service: str, region: str) -> Any:
     """A client of `service` in `region`; creating it resolves the region and credentials."""
-    with aws_errors(f"creating the {service} client"):
-        return session.client(service, region_name=region)
+    try:
+        with aws_errors(f"creating the {service} client"):
+            return session.client(service, region_name=region)
+    except (OSError, ValueError, AttributeError) as exc:
+        # botocore resolves the credentials here and runs a profile's credential_process itself:
+        # a missing command (OSError) or output that is not a JSON object (ValueError,
+        # AttributeError) escapes its own error types; an unusable AWS_ENDPOINT_URL is a
+        # ValueError too. The output is never shown: it may hold a secret.
+        raise AwsCallFailed(
+            f"creating the {service} client failed ({type(exc).__name__}): check the profile's "
+            "credential_process and AWS_ENDPOINT_URL; the process's output is not shown (it may "
+            "hold a secret)"
+        ) from None
 
 
 def error_code(exc: botocore.exceptions.ClientError) -> str:

@@ -226,7 +226,11 @@ def _explain(explained: commands.Explained, args: argparse.Namespace) -> int:
     if args.html is not None:
         from pushgate_cli.report_html import explained_page, write_page
 
-        write_page(args.html, explained_page(explained))
+        try:
+            write_page(args.html, explained_page(explained))
+        except OSError as exc:  # checked before the work; the report above stands
+            _err(f"pushgate explain: cannot write --html {args.html}: {exc.strerror or exc}")
+            return EXIT_FAILED
         _err(f"pushgate explain: wrote {args.html}")
     return EXIT_OK
 
