@@ -57,6 +57,12 @@ BROKEN_CONFIGS = {
         "alembic.ini",
         "option 'script_location' in section 'alembic' already exists",
     ),
+    "an empty ini version_locations over a TOML int": (
+        b"[alembic]\nscript_location = %(here)s/migrations\nversion_locations =\n",
+        "[tool.alembic]\nversion_locations = 7\n",
+        "alembic.ini",
+        "version_locations is 7 (a TOML int), not a list of strings",
+    ),
     "version_locations an int": (
         None,
         '[tool.alembic]\nscript_location = "migrations"\nversion_locations = 7\n',
@@ -114,7 +120,7 @@ BROKEN_REVISIONS = {
     "a down_revision that is no string": (
         {"a1.py": 'revision = "a1"\ndown_revision = 5\n'},
         "a1.py",
-        "line 2: down_revision = 5 is not None, a string literal or a tuple of string literals",
+        "line 2: down_revision = 5 is not None, a string literal or a tuple, list or set of string",
     ),
     "a revision too deep to parse": (
         {"a1.py": FIRST + DEEP},

@@ -61,6 +61,30 @@ def test_a_broken_revision_is_invalid_request_naming_the_file(
     assert says in str(refused.value)
 
 
+VALID_GRAPHS = {
+    "a merge, depends_on a set and a branch label": {
+        "a1.py": 'revision = "aaaa00000001"\ndown_revision = None\nbranch_labels = ("core",)\n',
+        "b1.py": 'revision = "bbbb00000001"\ndown_revision = None\nbranch_labels = {"extra"}\n',
+        "c1.py": (
+            'revision = "cccc00000001"\ndown_revision = ["aaaa00000001", "bbbb00000001"]\n'
+            'depends_on = {"core", "bbbb00000001"}\n'
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("revisions", VALID_GRAPHS.values(), ids=VALID_GRAPHS.keys())
+def test_a_valid_graph_that_names_labels_sets_and_merges_is_read(
+    tmp_path: Path, revisions: dict[str, str]
+) -> None:
+    """GIVEN revisions whose down_revision is a list (a merge), and whose depends_on and
+    branch_labels are sets naming a branch label and a revision, all of which alembic accepts
+    WHEN the graph is read THEN it is, with the merge as its one head."""
+    root = broken_project(tmp_path, revisions=revisions)
+
+    assert RevisionGraph(root).head() == "cccc00000001"
+
+
 def test_a_revision_too_deep_for_the_reader_is_invalid_request(tmp_path: Path) -> None:
     """GIVEN a revision the parser takes but whose tree is deeper than Python's recursion limit
     WHEN the file is read THEN InvalidRequest names it (no RecursionError escapes)."""

@@ -101,6 +101,11 @@ def _read_options(config: Config, source: Path, toml: Path) -> tuple[str, list[s
     with warnings.catch_warnings():  # alembic's legacy-separator deprecation: not ours to show
         warnings.simplefilter("ignore")
         listed = config.get_version_locations_list() or []
+    if not (isinstance(listed, list) and all(isinstance(item, str) for item in listed)):
+        # an empty ini line falls back to [tool.alembic]'s value, unchecked above
+        raise InvalidRequest(
+            f"{source}: version_locations is {_kind(listed)}, not a list of strings"
+        )
     return location, listed, config.get_alembic_boolean_option("recursive_version_locations")
 
 

@@ -148,9 +148,9 @@ class _Reader(ast.NodeVisitor):
 _NOT_LITERAL: Final = object()
 _EXPECTED: Final = {
     "revision": "a string literal",
-    "down_revision": "None, a string literal or a tuple of string literals",
-    "branch_labels": "None, a string literal or a tuple of string literals",
-    "depends_on": "None, a string literal or a tuple of string literals",
+    "down_revision": "None, a string literal or a tuple, list or set of string literals",
+    "branch_labels": "None, a string literal or a tuple, list or set of string literals",
+    "depends_on": "None, a string literal or a tuple, list or set of string literals",
 }
 
 
@@ -158,7 +158,7 @@ def _is_ids(value: object) -> bool:
     return (
         value is None
         or isinstance(value, str)
-        or (isinstance(value, tuple | list) and all(isinstance(item, str) for item in value))
+        or (isinstance(value, tuple | list | set) and all(isinstance(item, str) for item in value))
     )
 
 
@@ -188,7 +188,8 @@ def _assignments(path: Path, tree: ast.Module) -> dict[str, object]:
                 "it is an old, already-applied revision: the revision graph is read from the "
                 "files' source, without running them"
             )
-        found[target.id] = literal
+        # a set, which alembic's to_tuple accepts as any iterable, in a stable order
+        found[target.id] = tuple(sorted(literal)) if isinstance(literal, set) else literal
     return found
 
 
