@@ -139,6 +139,7 @@ def test_history_of_a_period_without_runs_says_so(pushgate: Any) -> None:
         ("99999999d", "'99999999d' reaches back before the year 1"),
         ("9999999999d", "reaches back before the year 1"),
         ("yesterday", "expected 30m, 24h, 7d or a date"),
+        ("9" * 5000 + "d", "expected 30m, 24h, 7d or a date"),  # past int()'s 4300 digits
     ],
 )
 def test_history_since_a_future_or_impossible_time_is_refused(

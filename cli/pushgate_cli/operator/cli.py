@@ -24,7 +24,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 COMMANDS = ("status", "history", "replay", "redrive", "explain")
-_PERIOD = re.compile(r"(\d+)([dhm])")
+_PERIOD = re.compile(r"(\d{1,18})([dhm])")  # more digits than int() reads is no period
 
 
 def add_commands(subcommands: Any) -> None:
