@@ -129,6 +129,15 @@ def _drop_database(admin_url: str, name: str) -> None:
         con.close()
 
 
+class EmbeddedServerError(RuntimeError):
+    """initdb or pg_ctl failed: ``summary`` is one line, the message carries their log."""
+
+    def __init__(self, command: str, returncode: int, log: str) -> None:
+        super().__init__(f"{command} failed ({returncode}):\n{log}")
+        last = next((line for line in reversed(log.splitlines()) if line.strip()), "no log")
+        self.summary = f"{command} failed ({returncode}): {last.strip()}"
+
+
 class EmbeddedPostgres:
     """A private PostgreSQL 18 server in a temporary directory. See the module docstring.
 
@@ -315,7 +324,8 @@ class EmbeddedPostgres:
             server_log = self._root / "server.log"
             if server_log.exists():
                 log += server_log.read_text()
-            raise RuntimeError(f"{program} {args[-1]} failed ({result.returncode}):\n{log}")
+            command = f"{program} {args[-1]}" if program == "pg_ctl" else program  # its action
+            raise EmbeddedServerError(command, result.returncode, log)
 
 
 class ExistingServer:

@@ -193,13 +193,22 @@ def write_layout(
 
 
 # -- the registry ----------------------------------------------------------------------------
+class RegistryError(Exception):
+    """The loopback registry cannot be run here: a tool missing, or docker-registry not up."""
+
+
+def _last_line(log: str) -> str:
+    lines = [line for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else "(its log is empty)"
+
+
 class Registry:
     """A running docker-registry on loopback (plain HTTP) and how to push to it."""
 
     def __init__(self, workdir: Path) -> None:
         missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
         if missing:
-            raise RuntimeError(
+            raise RegistryError(
                 f"{', '.join(missing)} not found: apt-get install docker-registry skopeo buildah "
                 "(.ci/run installs them)"
             )
@@ -230,14 +239,14 @@ class Registry:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(f"docker-registry exited: {self._log_text()}")
+                raise RegistryError(f"docker-registry exited: {_last_line(self._log_text())}")
             try:
                 with urllib.request.urlopen(f"http://{self.address}/v2/", timeout=1) as answer:
                     if answer.status == 200:
                         return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
-        raise RuntimeError(f"docker-registry did not answer within {timeout} s")
+        raise RegistryError(f"docker-registry did not answer within {timeout} s")
 
     def _log_text(self) -> str:
         return (self.workdir / "registry.log").read_text(errors="replace")[-2000:]

@@ -47,7 +47,13 @@ from pushgate_cli.ecs_sim import EcsRolloutSimulator
 from pushgate_cli.ecs_tasks import EcsTaskEmulator, default_service_python
 from pushgate_cli.handlers import REPO_ROOT, function_dir, load_handler
 from pushgate_cli.offline import ExecutionReport, OfflineStepFunctions
-from pushgate_cli.registry import Layer, Registry, project_image, running_registry
+from pushgate_cli.registry import (
+    Layer,
+    Registry,
+    RegistryError,
+    project_image,
+    running_registry,
+)
 from pushgate_cli.review_text import review_of
 from pushgate_cli.scenarios import OUTCOMES, SCENARIOS, Scenario, TaskStart
 from pushgate_cli.schema import current_revision, head_of, move_to, revisions_of
@@ -371,7 +377,7 @@ class RehearsalEnvironment:
     def __enter__(self) -> RehearsalEnvironment:
         try:
             self._set_up()
-        except TemplateError as exc:
+        except (TemplateError, RegistryError) as exc:
             self._stack.close()
             raise RehearsalError(str(exc)) from exc
         except BaseException:
@@ -483,7 +489,7 @@ class RehearsalEnvironment:
             if self.config.pg_bin is not None:
                 raise RehearsalError("--pg-bin runs the embedded server: not with --database-url")
             return self.config.database_url
-        from pushgate_cli.embedded import EmbeddedPostgres
+        from pushgate_cli.embedded import EmbeddedPostgres, EmbeddedServerError
 
         try:
             server = EmbeddedPostgres(bin_dir=self.config.pg_bin)
@@ -491,7 +497,10 @@ class RehearsalEnvironment:
             raise RehearsalError(f"--pg-bin: {exc}") from exc
         except PermissionError as exc:  # loading the wheel: platformdirs refuses an unsafe TMPDIR
             raise RehearsalError(f"the embedded PostgreSQL cannot be loaded: {exc}") from exc
-        self._stack.enter_context(server)
+        try:
+            self._stack.enter_context(server)
+        except EmbeddedServerError as exc:
+            raise RehearsalError(f"the embedded PostgreSQL cannot start: {exc.summary}") from exc
         return server.create_database("rehearsal")
 
     def _service_python(self) -> Path:
