@@ -540,6 +540,33 @@ def test_status_of_a_stack_whose_cluster_is_gone_says_the_service_is_not_found(
     assert "shop/api@sha256:" in result.stdout
 
 
+def test_status_of_a_deleted_service_says_it_is_deleted(world: World, pushgate: Any) -> None:
+    # GIVEN a stack whose service was deleted (ECS still describes it, INACTIVE)
+    ecs = world.client("ecs")
+    serving = ecs.describe_services(cluster="shop-dev", services=["shop-api"])["services"][0]
+    ecs.create_cluster(clusterName="shop-deleted")
+    ecs.create_service(
+        cluster="shop-deleted",
+        serviceName="shop-api",
+        taskDefinition=serving["taskDefinition"],
+        desiredCount=0,
+    )
+    ecs.delete_service(cluster="shop-deleted", service="shop-api")
+    stack = _stack_like_the_worlds(world, "pushgate-shop-deleted", ClusterName="shop-deleted")
+
+    # WHEN the operator asks for the status
+    text = pushgate("status", "--stack", stack)
+    as_json = pushgate("status", "--stack", stack, "--json")
+
+    # THEN the service line says it is deleted, not only its last revision and counts
+    assert text.code == 0, text.stderr
+    revision = serving["taskDefinition"].rsplit("/", 1)[-1]
+    assert f"service   shop-api on shop-deleted: INACTIVE (deleted), {revision}, 0/0 running" in (
+        text.stdout
+    )
+    assert json.loads(as_json.stdout)["service"]["status"] == "INACTIVE"
+
+
 def test_two_replays_of_one_image_in_the_same_second_are_two_runs(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
 COMMANDS = ("status", "history", "replay", "redrive", "explain")
+# ECS keeps describing a deleted service for a while, under these statuses
+SERVICE_GONE = {"DRAINING": "DRAINING (being deleted)", "INACTIVE": "INACTIVE (deleted)"}
 _PERIOD = re.compile(r"(\d{1,18})([dhm])")  # more digits than int() reads is no period
 
 
@@ -161,9 +163,10 @@ def _status(found: commands.Status, *, as_json: bool) -> int:
     lines = [f"pushgate status: {d.environment} (stack {d.stack.name}, {d.region})"]
     name = f"{d.outputs['ServiceName']} on {d.outputs['ClusterName']}"
     if service:
+        state = SERVICE_GONE.get(service.status, service.status)
         lines.append(
-            f"service   {name}: {_short(service.task_definition)}, "
-            f"{service.running}/{service.desired} running"
+            f"service   {name}: {'' if service.status == 'ACTIVE' else state + ', '}"
+            f"{_short(service.task_definition)}, {service.running}/{service.desired} running"
         )
     else:
         gone = "" if found.cluster_found else f" (no cluster {d.outputs['ClusterName']})"

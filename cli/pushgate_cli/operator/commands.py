@@ -50,6 +50,7 @@ class ServiceNow:
     task_definition: str
     desired: int
     running: int
+    status: str  # ECS's: ACTIVE, DRAINING (being deleted) or INACTIVE (deleted)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def _service(deployment: Deployment) -> tuple[ServiceNow | None, bool]:
         str(found[0]["taskDefinition"]),
         int(found[0]["desiredCount"]),
         int(found[0]["runningCount"]),
+        str(found[0].get("status") or "ACTIVE"),
     )
     return service, True
 
