@@ -403,6 +403,10 @@ class RehearsalEnvironment:
 
     def _set_up(self) -> None:
         scenario = self.config.scenario
+        if self.reads_images and self.given_image is None:  # first: a tool missing moves nothing
+            self.registry = self.config.registry or self._stack.enter_context(
+                running_registry(Path(self._stack.enter_context(_scratch("pushgate-registry-"))))
+            )
         self.database_url = self._database()
         source = self._source()
         try:  # the project read as the function reads it (no revision file imported)
@@ -435,9 +439,6 @@ class RehearsalEnvironment:
             self._refuse_unrunnable(graph)
         self._migrations = self._migrations_dir(source)
         if self.reads_images and self.given_image is None:
-            self.registry = self.config.registry or self._stack.enter_context(
-                running_registry(Path(self._stack.enter_context(_scratch("pushgate-registry-"))))
-            )
             self._image_layers = project_image(self._migrations, self.migrations_path)
         self._stack.enter_context(_environ(self._process_environment()))
         self._stack.enter_context(self.function_environments.guarding_clients())

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pushgate_cli.main import EXIT_USAGE, main
 
-from tests.helpers import revision
+from tests.helpers import HEAD, revision
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +27,14 @@ def test_missing_registry_tools_are_one_line_and_the_database_is_untouched(
 ) -> None:
     # GIVEN a PATH without docker-registry, skopeo and buildah, and a database at some revision
     before = revision(database_url)
+    assert before != HEAD
     empty = tmp_path / "bin"
     empty.mkdir()
 
-    # WHEN the default rehearsal (which pushes an image to a loopback registry) is run
+    # WHEN the default rehearsal (which pushes an image to a loopback registry) is asked to
+    # move that database to head first
     done = subprocess.run(
-        [str(PUSHGATE), "rehearse", "--database-url", database_url],
+        [str(PUSHGATE), "rehearse", "--database-url", database_url, "--start-revision", "head"],
         env={**os.environ, "PATH": str(empty)},
         capture_output=True,
         text=True,
