@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.ecs.models import ecs_backends
 from pushgate_cli.offline import OfflineStepFunctions, WaitRecord
 from pushgate_cli.offline.gaps.gap10_quiet_handled_errors import EVALUATION_LOGGER
@@ -1280,3 +1283,68 @@ def test_gap13_without_it_a_task_token_timeout_takes_real_time_and_is_not_record
     assert report.path == ["Park", "Timed out"]
     assert elapsed >= 2.0
     assert report.waits == []
+
+
+# -- 14. isolated DynamoDB transactions (gap14_isolated_dynamodb_transactions) -------------------
+# A transaction that fails does not undo another thread's write.
+
+
+def failing_transaction_beside_a_write(sfn: OfflineStepFunctions) -> list[str]:
+    """A transaction whose condition fails (a queued run asking for a held lock) while another
+    thread puts an item (the run taking a lock) once moto has begun the transaction; the keys
+    the table holds after both."""
+    from moto.dynamodb.models.table import Table
+
+    dynamodb = sfn.client("dynamodb")
+    dynamodb.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(TableName="locks", Item={"lock_id": {"S": "shop-dev/api"}})
+    writer = threading.Thread(
+        target=sfn.client("dynamodb").put_item,
+        kwargs={"TableName": "locks", "Item": {"lock_id": {"S": "shop-dev/web"}}},
+    )
+    read_item = Table.get_item
+
+    def read_while_the_writer_writes(table: Any, *args: Any, **kwargs: Any) -> Any:
+        if writer.ident is None:  # the transaction's first read: moto has copied the table
+            writer.start()
+            writer.join(timeout=1)  # it writes now, unless the transaction holds it back
+        return read_item(table, *args, **kwargs)
+
+    taken = {
+        "TableName": "locks",
+        "Item": {"lock_id": {"S": "shop-dev/api"}},
+        "ConditionExpression": "attribute_not_exists(lock_id)",
+    }
+    with (
+        patch.object(Table, "get_item", read_while_the_writer_writes),
+        pytest.raises(ClientError) as failed,
+    ):
+        dynamodb.transact_write_items(TransactItems=[{"Put": taken}])
+    writer.join(timeout=10)
+    assert failed.value.response["Error"]["Code"] == "TransactionCanceledException"
+    return sorted(item["lock_id"]["S"] for item in dynamodb.scan(TableName="locks")["Items"])
+
+
+def test_gap14_a_failing_transaction_keeps_another_threads_write(
+    offline_sfn: OfflineStepFunctions,
+) -> None:
+    # GIVEN a lock table, WHEN a transaction fails its condition while another thread writes
+    keys = failing_transaction_beside_a_write(offline_sfn)
+
+    # THEN the other write is in the table, as DynamoDB keeps it
+    assert keys == ["shop-dev/api", "shop-dev/web"]
+
+
+def test_gap14_without_it_a_failing_transaction_loses_another_threads_write() -> None:
+    # GIVEN moto with DynamoDB's item operations left to interleave
+    with moto_without("gap14_isolated_dynamodb_transactions") as sfn:
+        # WHEN a transaction fails its condition while another thread writes
+        keys = failing_transaction_beside_a_write(sfn)
+
+    # THEN moto put back its copy of the table over that write: it is gone
+    assert keys == ["shop-dev/api"]

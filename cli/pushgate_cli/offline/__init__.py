@@ -41,6 +41,9 @@ Adding a patch is adding a module to ``gaps``. The gaps closed:
 13. ``gap13_task_token_waits``: a ``.waitForTaskToken`` task is answered during one tick of
     the world (:meth:`OfflineStepFunctions.on_token_wait`) or times out at once; both are
     recorded (``woken`` / ``timeout``), nothing sleeps.
+14. ``gap14_isolated_dynamodb_transactions``: a DynamoDB transaction whose condition fails no
+    longer puts back a copy of its tables over another thread's write (two executions asking
+    for one deployment lock): the backend's item operations run one at a time.
 
 Known remaining gaps (not fixed here):
 
