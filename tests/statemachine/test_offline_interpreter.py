@@ -826,6 +826,16 @@ def lock_machine(resource_prefix: str) -> str:
     )
 
 
+def create_lock_table(dynamodb: Any) -> None:
+    """The table "locks", keyed by lock_id, as the deployment lock's."""
+    dynamodb.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.mark.parametrize(
     ("resource_prefix", "error_name"),
     [
@@ -838,12 +848,7 @@ def test_dynamodb_lock_condition_failure_is_catchable_by_its_aws_name(
 ) -> None:
     # GIVEN a lock table and the lock machine on the optimised or the aws-sdk integration
     dynamodb = offline_sfn.client("dynamodb")
-    dynamodb.create_table(
-        TableName="locks",
-        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_lock_table(dynamodb)
     machine = offline_sfn.create_state_machine("lock", lock_machine(resource_prefix))
 
     # WHEN it runs
@@ -1296,12 +1301,7 @@ def failing_transaction_beside_a_write(sfn: OfflineStepFunctions) -> list[str]:
     from moto.dynamodb.models.table import Table
 
     dynamodb = sfn.client("dynamodb")
-    dynamodb.create_table(
-        TableName="locks",
-        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_lock_table(dynamodb)
     dynamodb.put_item(TableName="locks", Item={"lock_id": {"S": "shop-dev/api"}})
     writer = threading.Thread(
         target=sfn.client("dynamodb").put_item,

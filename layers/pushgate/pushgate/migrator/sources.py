@@ -146,11 +146,12 @@ class _Reader(ast.NodeVisitor):
 
 
 _NOT_LITERAL: Final = object()
+_IDS: Final = "None, a string literal or a tuple, list or set of string literals"
 _EXPECTED: Final = {
     "revision": "a string literal",
-    "down_revision": "None, a string literal or a tuple, list or set of string literals",
-    "branch_labels": "None, a string literal or a tuple, list or set of string literals",
-    "depends_on": "None, a string literal or a tuple, list or set of string literals",
+    "down_revision": _IDS,
+    "branch_labels": _IDS,
+    "depends_on": _IDS,
 }
 
 
